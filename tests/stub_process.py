@@ -53,6 +53,8 @@ def running_stub(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _drain(proc: subprocess.Popen[str], output: list[str]) -> None:
