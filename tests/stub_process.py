@@ -40,11 +40,13 @@ def running_stub(
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env
     )
+    reader: threading.Thread | None = None
     try:
         output: list[str] = []
         url = _wait_for_url(proc, ready_timeout_s, output)
         # Keep draining the pipe so a chatty stub never blocks on a full pipe buffer.
-        threading.Thread(target=_drain, args=(proc, output), daemon=True).start()
+        reader = threading.Thread(target=_drain, args=(proc, output), daemon=True)
+        reader.start()
         yield StubProcess(url=url, process=proc, output=output)
     finally:
         proc.terminate()
@@ -53,6 +55,8 @@ def running_stub(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+        if reader is not None:
+            reader.join(timeout=5)  # EOF arrives once the process has exited
         if proc.stdout is not None:
             proc.stdout.close()
 
