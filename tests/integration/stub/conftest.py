@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from pytest_aiohttp import AiohttpClient
 
 from target_stub.app import create_app
 from target_stub.config import load_config
-from tests.stub_process import StubProcess, _drain, running_stub
+from tests.stub_process import StubProcess, running_stub
 
 StubClient = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[StubClient]]
@@ -55,21 +54,8 @@ def chat_body(**extra: Any) -> dict[str, Any]:
     return {"model": "tiny-llm", "messages": [{"role": "user", "content": "hello"}], **extra}
 
 
-@contextmanager
 def stub_process(
     args: Sequence[str], *, env: Mapping[str, str] | None = None
-) -> Iterator[StubProcess]:
-    """``tests.stub_process.running_stub`` plus closing its stdout pipe afterwards.
-
-    running_stub leaves the pipe open, which is a ResourceWarning (an error under our
-    warning filters); once the process has exited its reader thread reaches EOF, so the
-    thread is joined and the pipe closed here.
-    """
-    with running_stub(args, env=env) as stub:
-        yield stub
-    for thread in threading.enumerate():
-        args = getattr(thread, "_args", ())
-        if getattr(thread, "_target", None) is _drain and args and args[0] is stub.process:
-            thread.join(timeout=5.0)
-    if stub.process.stdout is not None:
-        stub.process.stdout.close()
+) -> AbstractContextManager[StubProcess]:
+    """The real stub process (``tests.stub_process.running_stub``, which closes its pipe)."""
+    return running_stub(args, env=env)
