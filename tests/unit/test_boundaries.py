@@ -19,6 +19,11 @@ _FORBIDDEN: dict[str, tuple[str, ...]] = {
     "target_stub.app": ("locust", "gevent"),
     "target_stub.simulate": ("locust", "gevent", "aiohttp"),
     "locustfiles.records": ("locust", "gevent", "aiohttp"),
+    "locustfiles.webui.window": ("locust", "gevent"),
+    "locustfiles.webui.samples": ("locust", "gevent"),
+    "locustfiles.webui.scrape": ("locust", "gevent"),
+    "locustfiles.webui.rundir": ("locust", "gevent"),
+    "locustfiles.webui.report_build": ("locust", "gevent"),
 }
 
 
