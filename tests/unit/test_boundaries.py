@@ -19,6 +19,7 @@ _FORBIDDEN: dict[str, tuple[str, ...]] = {
     "target_stub.app": ("locust", "gevent"),
     "target_stub.simulate": ("locust", "gevent", "aiohttp"),
     "locustfiles.records": ("locust", "gevent", "aiohttp"),
+    "surgebench": ("locust", "gevent"),
     "locustfiles.webui.window": ("locust", "gevent"),
     "locustfiles.webui.samples": ("locust", "gevent"),
     "locustfiles.webui.scrape": ("locust", "gevent"),

@@ -1,0 +1,6 @@
+"""``python -m surgebench`` is the ``surgebench`` console script."""
+
+from surgebench.cli import main
+
+if __name__ == "__main__":
+    main()
