@@ -1,7 +1,8 @@
 """``python -m target_stub``: run the emulated inference server.
 
-Prints exactly one line, ``surgebench stub listening on http://HOST:PORT`` (the real port when
-``--port 0``), once it accepts connections. SIGINT/SIGTERM stop it cleanly (exit code 0);
+Prints ``surgebench stub listening on http://HOST:PORT`` (the real port when ``--port 0``) once
+it accepts connections; with ``--control-port`` the line ``surgebench stub control port on
+http://HOST:PORT`` follows once that port listens too. SIGINT/SIGTERM stop it cleanly (exit code 0);
 a bad option or configuration exits with code 2 and a message naming the problem.
 """
 
@@ -28,9 +29,12 @@ from target_stub.config import (
     StubConfig,
     check_host,
     load_config,
+    resolve_admin_token,
     resolve_api_keys,
 )
 from target_stub.engine_config import ENGINE_PRESETS
+from target_stub.faults import FAULT_KINDS, parse_fault_spec
+from target_stub.router import ROUTERS
 
 logger = logging.getLogger("target_stub")
 
@@ -39,7 +43,53 @@ logger = logging.getLogger("target_stub")
 _OPTIONS: tuple[tuple[str, str, type, str], ...] = (
     ("--host", "host", str, "address to bind (default 127.0.0.1; see --allow-remote)"),
     ("--port", "port", int, "TCP port; 0 picks a free one (default 8000)"),
-    ("--replicas", "replicas", int, "engine replicas behind round-robin routing (default 1)"),
+    ("--replicas", "replicas", int, "engine replicas behind the router (default 1)"),
+    (
+        "--router",
+        "router",
+        str,
+        f"how requests pick a ready replica: {', '.join(sorted(ROUTERS))} "
+        "(default least_outstanding)",
+    ),
+    (
+        "--min-replicas",
+        "autoscaler.min_replicas",
+        int,
+        "autoscaler lower bound (default 1)",
+    ),
+    ("--max-replicas", "autoscaler.max_replicas", int, "autoscaler upper bound (default 4)"),
+    (
+        "--scale-window-s",
+        "autoscaler.window_s",
+        float,
+        "seconds queueing or KV pressure must last before a scale-up (default 30)",
+    ),
+    (
+        "--provisioning-delay-s",
+        "autoscaler.provisioning_delay_s",
+        float,
+        "cold start of a new replica: node + image + model load, seconds (default 120)",
+    ),
+    (
+        "--scale-cooldown-s",
+        "autoscaler.cooldown_s",
+        float,
+        "seconds of low load (and since the last scaling) before a scale-down (default 300)",
+    ),
+    (
+        "--admin-token-env",
+        "admin_token_env",
+        str,
+        "NAME of an environment variable holding the admin API token; enables /admin/ "
+        "(default: admin API off, 404)",
+    ),
+    (
+        "--control-port",
+        "control_port",
+        int,
+        "also listen on this port (0 = any free one): per-process /metrics and /admin/ "
+        "when several processes share --port with --reuse-port",
+    ),
     (
         "--stream-interval",
         "stream_interval_tokens",
@@ -153,6 +203,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--access-log", action="store_true", default=None, help="log one line per request"
     )
     parser.add_argument(
+        "--autoscale",
+        action="store_true",
+        default=None,
+        help="enable the autoscaler (see --min-replicas ... and docs/fleet.md)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND:KEY=VALUE,...",
+        help=f"a fault applied at start, repeatable; kinds: {', '.join(FAULT_KINDS)}; e.g. "
+        "kill:replica=0,mode=drop,after_s=30,restart_after_s=60 (docs/fleet.md)",
+    )
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        default=None,
+        help="SO_REUSEPORT: several stub processes may listen on the same --port (Linux)",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         default=None,
@@ -178,9 +248,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
-    for flag in ("access_log", "allow_remote"):
+    for flag, key in (
+        ("access_log", "access_log"),
+        ("allow_remote", "allow_remote"),
+        ("autoscale", "autoscaler.enabled"),
+        ("reuse_port", "reuse_port"),
+    ):
         if getattr(args, flag) is not None:
-            overrides[flag] = True
+            overrides[key] = True
     for item in args.set:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -200,8 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.preset, toml_path=args.config, overrides=_overrides(args))
+        config = _with_cli_faults(config, args.fault)
         check_host(config)
         api_keys = resolve_api_keys(config, os.environ)
+        admin_token = resolve_admin_token(config, os.environ)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -216,15 +293,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(serve(config, api_keys))
+        asyncio.run(serve(config, api_keys, admin_token))
     else:
-        uvloop.run(serve(config, api_keys))
+        uvloop.run(serve(config, api_keys, admin_token))
     return 0
 
 
-async def serve(config: StubConfig, api_keys: Collection[str] | None) -> None:
+def _with_cli_faults(config: StubConfig, specs: Sequence[str]) -> StubConfig:
+    """The TOML file's faults followed by the ``--fault`` ones."""
+    try:
+        faults = tuple(parse_fault_spec(text) for text in specs)
+    except ValueError as exc:
+        raise ConfigError(f"--fault: {exc}") from None
+    return config.model_copy(update={"faults": (*config.faults, *faults)}) if faults else config
+
+
+async def serve(
+    config: StubConfig, api_keys: Collection[str] | None, admin_token: str | None = None
+) -> None:
     """Serve until SIGINT or SIGTERM."""
-    app = create_app(config, api_keys=api_keys)
+    app = create_app(config, api_keys=api_keys, admin_token=admin_token)
     runner = web.AppRunner(
         app,
         handler_cancellation=True,
@@ -235,16 +323,28 @@ async def serve(config: StubConfig, api_keys: Collection[str] | None) -> None:
     await runner.setup()
     try:
         # A deep backlog: benchmarks open thousands of connections at once.
-        site = web.TCPSite(runner, config.host, config.port, backlog=4096)
+        site = web.TCPSite(
+            runner, config.host, config.port, backlog=4096, reuse_port=config.reuse_port or None
+        )
         await site.start()
+        main_addresses = len(runner.addresses)
         host, port = runner.addresses[0][:2]
-        shown = f"[{host}]" if ":" in host else host
-        print(f"surgebench stub listening on http://{shown}:{port}", flush=True)
+        print(f"surgebench stub listening on {_url(host, port)}", flush=True)
+        if config.control_port is not None:
+            control = web.TCPSite(runner, config.host, config.control_port, backlog=128)
+            await control.start()
+            host, port = runner.addresses[main_addresses][:2]
+            print(f"surgebench stub control port on {_url(host, port)}", flush=True)
         logger.info(
-            "preset %s, model %s, %d replica(s)",
+            "preset %s, model %s, %d replica(s), router %s, autoscaler %s, %d start fault(s), "
+            "admin API %s",
             config.preset,
             config.engine.model,
             config.replicas,
+            config.router,
+            "on" if config.autoscaler.enabled else "off",
+            len(config.faults),
+            "on" if admin_token else "off",
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -254,6 +354,11 @@ async def serve(config: StubConfig, api_keys: Collection[str] | None) -> None:
         logger.info("stopping")
     finally:
         await runner.cleanup()
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ never charged against the key's rate limits.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from target_stub.config import OverloadConfig, RateLimitConfig
 from target_stub.errors import overloaded, rate_limited, unauthorized
@@ -41,6 +42,16 @@ class Admission:
         if self._api_keys is not None and key not in self._api_keys:
             raise unauthorized(provided=bool(key))
         return key or ANONYMOUS_KEY
+
+    def overload_settings(self) -> dict[str, Any]:
+        """The queue bounds in force (``GET /admin/overload``)."""
+        return self._overload.model_dump()
+
+    def update_overload(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change some queue bounds at runtime (``POST /admin/overload``); a validation
+        error names the bad field and changes nothing."""
+        self._overload = OverloadConfig.model_validate({**self._overload.model_dump(), **changes})
+        return self._overload.model_dump()
 
     def check_queue(self, runner: EngineRunner, prompt_tokens: int) -> None:
         """Raise 429/503 when the replica's waiting queue is at its configured bound."""

@@ -23,7 +23,7 @@ from target_stub.generation import chat_completions, completions
 from target_stub.intake import check_model, read_body, request_id, service_of
 from target_stub.png import gradient_png
 from target_stub.protocol import EmbeddingRequest, ImageRequest, parse_body
-from target_stub.runner import EngineRunner
+from target_stub.replica import Replica
 from target_stub.service import StubService
 from target_stub.sinks import CollectSink, Outcome, replica_failed_error
 from target_stub.text import text_tokens
@@ -82,21 +82,21 @@ def _json(body: object, *, headers: dict[str, str] | None = None) -> web.Respons
 
 async def _run(
     request: web.Request,
-    runner: EngineRunner,
+    replica: Replica,
     seqs_of: Callable[[CollectSink], list[Sequence]],
 ) -> Outcome:
-    """Submit sequences sharing one sink to ``runner`` and wait for all of them."""
+    """Submit sequences sharing one sink to ``replica`` and wait for all of them."""
     done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-    sink = CollectSink(transport=request.transport, abort=runner.abort, done=done)
+    sink = CollectSink(transport=request.transport, replica=replica, done=done)
     seqs = seqs_of(sink)
     sink.expect(len(seqs))
     for seq in seqs:
-        runner.submit(seq)
+        replica.submit(seq)
     try:
         return await done
     finally:
         for seq in seqs:  # no-op for finished ones; frees the rest when cancelled or aborted
-            runner.abort(seq)
+            replica.abort(seq)
 
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
@@ -113,19 +113,18 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
             raise context_too_long(
                 max_model_len_tokens=limit, prompt_tokens=count, output_tokens=0, param="input"
             )
-    runner = service.pick()
-    service.admission.check_queue(runner, sum(counts))
-    headers = service.admission.charge(key, sum(counts))
+    replica = service.pick()
+    headers = service.admit(replica, key, prompt_tokens=sum(counts), charge_tokens=sum(counts))
     headers["x-request-id"] = request_id(request, service)
     outcome = await _run(
         request,
-        runner,
+        replica,
         lambda sink: [Sequence(count, 0, sink, kind="embedding") for count in counts],
     )
     if outcome is None:
         return web.Response(status=400)
     if outcome == "abort":
-        return replica_failed_error().response(request_id=headers["x-request-id"])
+        return replica_failed_error(replica).response(request_id=headers["x-request-id"])
     dims = body.dimensions or service.config.embedding_dims
     vectors = service.vector_rng.standard_normal((len(counts), dims)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -169,19 +168,19 @@ async def images(request: web.Request) -> web.StreamResponse:
         raise context_too_long(
             max_model_len_tokens=limit, prompt_tokens=prompt_tokens, output_tokens=0, param="prompt"
         )
-    runner = service.pick()
-    service.admission.check_queue(runner, prompt_tokens * n_images)
-    headers = service.admission.charge(key, prompt_tokens * n_images)
+    replica = service.pick()
+    tokens = prompt_tokens * n_images
+    headers = service.admit(replica, key, prompt_tokens=tokens, charge_tokens=tokens)
     headers["x-request-id"] = request_id(request, service)
     outcome = await _run(
         request,
-        runner,
+        replica,
         lambda sink: [Sequence(prompt_tokens, 1, sink, kind="image") for _ in range(n_images)],
     )
     if outcome is None:
         return web.Response(status=400)
     if outcome == "abort":
-        return replica_failed_error().response(request_id=headers["x-request-id"])
+        return replica_failed_error(replica).response(request_id=headers["x-request-id"])
     side_px = service.config.image_side_px
     data = [
         {
@@ -219,19 +218,19 @@ async def get_model(request: web.Request) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
-    """200 (empty body, as vLLM) while any replica is alive; 503 otherwise."""
+    """200 (empty body, as vLLM) while some replica is not failed (a stalled replica counts:
+    the hang a naive health check misses); 503 when all are failed or stopped."""
     if service_of(request).alive:
         return web.Response(status=200)
-    return _no_replica()
+    return ApiError(
+        503, "No engine replica is alive.", type_="server_error", code="no_replica"
+    ).response()
 
 
 async def ready(request: web.Request) -> web.StreamResponse:
-    if service_of(request).alive:
+    """200 while some replica is ready (routed to); 503 while none is (starting, failed)."""
+    if service_of(request).ready:
         return _json({"status": "ready"})
-    return _no_replica()
-
-
-def _no_replica() -> web.Response:
     return ApiError(
-        503, "No engine replica is alive.", type_="server_error", code="no_replica"
+        503, "No replica is ready.", type_="server_error", code="no_ready_replica"
     ).response()

@@ -1,8 +1,9 @@
 """The stub's whole configuration (``StubConfig``) and how it is built at the edge.
 
 Layers, later wins: the engine preset named by ``--preset`` (or the TOML file's ``preset``
-key), the TOML file (top-level keys are ``StubConfig`` fields; ``[engine]``, ``[overload]``
-and ``[rate_limits]`` are tables), then CLI overrides given as dotted keys
+key), the TOML file (top-level keys are ``StubConfig`` fields; ``[engine]``, ``[overload]``,
+``[rate_limits]`` and ``[autoscaler]`` are tables, ``[[faults]]`` an array of tables), then
+CLI overrides given as dotted keys
 (``engine.max_num_seqs = 256``). Every error names the bad field and the allowed values.
 """
 
@@ -13,9 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from target_stub.autoscaler import AutoscalerConfig
 from target_stub.engine_config import ENGINE_PRESETS, EngineConfig, engine_preset
+from target_stub.faults import FaultSpec
+from target_stub.fleet_config import FleetConfig
+from target_stub.router import ROUTERS
 
 DEFAULT_PRESET = "h100-llama3-8b"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -53,6 +58,16 @@ class StubConfig(_Frozen):
     port: int = Field(8000, ge=0, le=65535)
     engine: EngineConfig
     replicas: int = Field(1, ge=1, le=256)
+    router: str = Field("least_outstanding", description="round_robin | least_outstanding")
+    autoscaler: AutoscalerConfig = AutoscalerConfig()
+    faults: tuple[FaultSpec, ...] = Field((), description="Applied at start (after_s from start).")
+    admin_token_env: str | None = Field(
+        None, min_length=1, description="NAME of the env var holding the admin API token."
+    )
+    reuse_port: bool = Field(False, description="SO_REUSEPORT: several processes, one port.")
+    control_port: int | None = Field(
+        None, ge=0, le=65535, description="An extra listener of this process (own metrics/admin)."
+    )
     stream_interval_tokens: int = Field(1, ge=1, le=1024)
     seed: int = Field(0, ge=0)
     api_key_env: str | None = Field(None, min_length=1)
@@ -65,6 +80,23 @@ class StubConfig(_Frozen):
     access_log: bool = False
     shutdown_grace_s: float = Field(1.0, ge=0, le=600)
     allow_remote: bool = False
+
+    @field_validator("router")
+    @classmethod
+    def _known_router(cls, name: str) -> str:
+        if name not in ROUTERS:
+            raise ValueError(f"Unknown router {name!r}; known: {', '.join(sorted(ROUTERS))}")
+        return name
+
+    @property
+    def fleet(self) -> FleetConfig:
+        """The replica group's settings."""
+        return FleetConfig(
+            replicas=self.replicas,
+            router=self.router,
+            autoscaler=self.autoscaler,
+            seed=self.seed,
+        )
 
 
 def load_config(
@@ -152,6 +184,19 @@ def resolve_api_keys(config: StubConfig, environ: Mapping[str, str]) -> frozense
             "empty; set it to one or more comma-separated keys, or drop --api-key-env"
         )
     return keys
+
+
+def resolve_admin_token(config: StubConfig, environ: Mapping[str, str]) -> str | None:
+    """The admin API token from the named variable; None = admin API off (404)."""
+    if config.admin_token_env is None:
+        return None
+    token = environ.get(config.admin_token_env, "").strip()
+    if not token:
+        raise ConfigError(
+            f"admin_token_env is {config.admin_token_env!r} but that environment variable is "
+            "unset or empty; set it to the admin token, or drop --admin-token-env"
+        )
+    return token
 
 
 def check_host(config: StubConfig) -> None:

@@ -143,9 +143,10 @@ def _plan(
 async def _serve(
     request: web.Request, service: StubService, key: str, plan: Plan
 ) -> web.StreamResponse:
-    runner = service.pick()
-    service.admission.check_queue(runner, plan.prompt_tokens)
-    headers = service.admission.charge(key, plan.charge_tokens)
+    replica = service.pick()
+    headers = service.admit(
+        replica, key, prompt_tokens=plan.prompt_tokens, charge_tokens=plan.charge_tokens
+    )
     rid = request_id(request, service)
     headers["x-request-id"] = rid
     completion_id = _ID_PREFIX[plan.endpoint] + rid
@@ -180,11 +181,11 @@ async def _serve(
             interval_tokens=service.config.stream_interval_tokens,
             prompt_tokens=plan.prompt_tokens,
             chunked=chunked,
-            abort=runner.abort,
+            replica=replica,
             done=done,
         )
     else:
-        sink = CollectSink(transport=request.transport, abort=runner.abort, done=done)
+        sink = CollectSink(transport=request.transport, replica=replica, done=done)
         sink.expect(1)
 
     seq = Sequence(
@@ -193,20 +194,20 @@ async def _serve(
         sink=sink,
         finish_reason=plan.finish_reason,
     )
-    runner.submit(seq)
+    replica.submit(seq)
     try:
         outcome = await done
     except asyncio.CancelledError:
         # The client went away while queued or prefilling (aiohttp cancels the handler, which
         # also cancels ``done``): free its place now rather than at its first token.
-        runner.abort(seq)
+        replica.abort(seq)
         raise
     if plan.stream:
         return resp
     if outcome is None:
         return web.Response(status=400)  # nobody is listening any more
     if outcome == "abort":
-        return replica_failed_error().response(request_id=rid)
+        return replica_failed_error(replica).response(request_id=rid)
     text = service.text.text(plan.text_offset, seq.generated).decode()
     body = _completion_body(
         plan,

@@ -8,8 +8,9 @@ resolution (uvloop/libuv timers are millisecond-grained) causes jitter but no dr
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from target_stub.engine import Sequence
 from target_stub.engines import AnyEngine
@@ -21,19 +22,40 @@ logger = logging.getLogger(__name__)
 _MAX_CATCH_UP_S = 0.002
 
 
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class TimerLoop(Protocol):
+    """What the runner needs of an event loop: an asyncio loop, or a simulated-time
+    :class:`target_stub.sim_loop.SimLoop` (the same fleet code then runs without a network)."""
+
+    def time(self) -> float: ...
+    def call_soon(self, callback: Callable[..., object], *args: Any) -> TimerHandle: ...
+    def call_later(
+        self, delay: float, callback: Callable[..., object], *args: Any
+    ) -> TimerHandle: ...
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle: ...
+
+
 class EngineRunner:
     """One replica's step loop. Faults (slow, stall, kill) act here."""
 
-    def __init__(self, engine: AnyEngine, *, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, engine: AnyEngine, *, loop: TimerLoop) -> None:
         self.engine = engine
         self._loop = loop
-        self._timer: asyncio.Handle | None = None
+        self._timer: TimerHandle | None = None
         self._step_end_s: float | None = None
         self._pending: set[Sequence] = set()
         self._frontend_s = 0.0 if engine.config.fixed_timing else engine.config.frontend_ms / 1e3
         self.slow_factor = 1.0
         self.stalled = False
         self.closed = False
+
+    @property
+    def frontend_s(self) -> float:
+        """Delay between accepting a request and its arrival in the engine (seconds)."""
+        return self._frontend_s
 
     @property
     def outstanding(self) -> int:
@@ -69,6 +91,7 @@ class EngineRunner:
     def kill(self) -> list[Sequence]:
         """Drop every request (sinks get ``on_finish(seq, "abort")``); the runner stays usable."""
         self._cancel_timer()
+        self._step_end_s = None
         victims = list(self._pending)
         self._pending.clear()
         for seq in victims:

@@ -6,15 +6,20 @@ transport (one ``write`` per stream per step, ``stream_interval_tokens`` tokens 
 event, the first token always at once so TTFT is exact), and finishes the handler's future.
 A client that went away is noticed at its next token (``transport.is_closing()``) or, while
 queued, by handler cancellation; either way its sequence is aborted at once and quietly.
+
+A killed replica ends its requests with ``on_finish(seq, "abort")``; what the client sees
+follows the replica's ``abort_mode``: ``"error"`` sends ``data: {"error": ...}`` and
+``data: [DONE]`` (a non-streamed request gets the error response), ``"drop"`` closes the
+connection with no further byte (``transport.abort()``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from target_stub.engine import FinishReason, Sequence
 from target_stub.errors import ApiError
+from target_stub.replica import Replica
 from target_stub.sse import DONE_EVENT, ChunkEncoder, error_event, http_chunk
 from target_stub.text import TextSource
 
@@ -24,10 +29,10 @@ Outcome = FinishReason | None
 _TEXT_MASK = 4095  # TextSource's sequence length is 4096 (a power of two)
 
 
-def replica_failed_error() -> ApiError:
+def replica_failed_error(replica: Replica) -> ApiError:
     return ApiError(
         503,
-        "The replica serving this request failed; please retry.",
+        f"The replica serving this request ({replica.name}) failed; please retry.",
         type_="server_error",
         code="replica_failed",
     )
@@ -37,7 +42,6 @@ class SseSink:
     """Streams one chat or text completion as server-sent events."""
 
     __slots__ = (
-        "_abort",
         "_chunked",
         "_done",
         "_encoder",
@@ -45,6 +49,7 @@ class SseSink:
         "_offset",
         "_pending",
         "_prompt_tokens",
+        "_replica",
         "_role",
         "_sent",
         "_tokens",
@@ -60,7 +65,7 @@ class SseSink:
         offset: int,
         interval_tokens: int,
         prompt_tokens: int,
-        abort: Callable[[Sequence], None],
+        replica: Replica,
         done: asyncio.Future[Outcome],
         chunked: bool = True,
     ) -> None:
@@ -71,7 +76,7 @@ class SseSink:
         self._offset = offset
         self._interval = interval_tokens
         self._prompt_tokens = prompt_tokens
-        self._abort = abort
+        self._replica = replica
         self._done = done
         self._role = encoder.role()
         self._sent = 0
@@ -111,13 +116,17 @@ class SseSink:
         if transport.is_closing():
             self._done.set_result(None)
             return
+        if reason == "abort" and self._replica.abort_mode == "drop":
+            transport.abort()
+            self._done.set_result(reason)
+            return
         parts = []
         if self._pending:
             parts.append(self._encoder.content(self._text(self._pending)))
             self._sent += self._pending
             self._pending = 0
         if reason == "abort":
-            parts.append(error_event(replica_failed_error()))
+            parts.append(error_event(replica_failed_error(self._replica)))
         else:
             parts.append(self._encoder.final(reason))
             parts.append(
@@ -129,7 +138,7 @@ class SseSink:
         self._done.set_result(reason)
 
     def _gone(self, seq: Sequence) -> None:
-        self._abort(seq)
+        self._replica.abort(seq)
         if not self._done.done():
             self._done.set_result(None)
 
@@ -137,18 +146,18 @@ class SseSink:
 class CollectSink:
     """Waits for the sequences it is told to expect (non-streamed text, embeddings, images)."""
 
-    __slots__ = ("_abort", "_done", "_remaining", "_transport", "reasons")
+    __slots__ = ("_done", "_remaining", "_replica", "_transport", "reasons")
 
     def __init__(
         self,
         *,
         transport: asyncio.Transport | None,
-        abort: Callable[[Sequence], None],
+        replica: Replica,
         done: asyncio.Future[Outcome],
     ) -> None:
         self._remaining = 0
         self._transport = transport
-        self._abort = abort
+        self._replica = replica
         self._done = done
         self.reasons: list[FinishReason] = []
 
@@ -158,7 +167,7 @@ class CollectSink:
     def on_tokens(self, seq: Sequence, n_new: int) -> None:
         transport = self._transport
         if transport is not None and transport.is_closing():
-            self._abort(seq)
+            self._replica.abort(seq)
             if not self._done.done():
                 self._done.set_result(None)
 
@@ -167,5 +176,7 @@ class CollectSink:
             return
         self.reasons.append(reason)
         self._remaining -= 1
+        if reason == "abort" and self._replica.abort_mode == "drop" and self._transport:
+            self._transport.abort()
         if reason == "abort" or self._remaining == 0:
             self._done.set_result(reason)
