@@ -36,10 +36,6 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for proc, t0 in started.values():
             run = finish(proc, t0, timeout_s=60)
             assert run.returncode == 0, run.output[-3000:]
-    # tests/stub_process.py leaves the stub's stdout pipe open (a ResourceWarning, an error
-    # under -W error); its reader thread has seen EOF once the stub exited, so close it here.
-    if stub.process.stdout is not None:
-        stub.process.stdout.close()
     return {name: root / name for name in CASES}
 
 
