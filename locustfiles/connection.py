@@ -1,0 +1,272 @@
+"""A minimal HTTP/1.1 keep-alive client on plain sockets that hands over bytes as they arrive.
+
+Why not Locust's clients: FastHttpUser's ``iter_lines()`` waits for 1 KiB blocks and doubles
+TTFT (docs/loadgen.md). Here every ``recv`` returns whatever the kernel has, and the caller
+timestamps it immediately. Under Locust the stdlib ``socket``/``ssl`` modules are gevent's
+(monkey-patched), so the same code is cooperative there and plain blocking elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+from locustfiles.http_wire import HEAD_END, BodyDecoder, ProtocolError, ResponseHead, parse_head
+
+RECV_BYTES: Final = 65536
+_MAX_HEAD_BYTES: Final = 65536
+
+
+class ConnectError(Exception):
+    """The TCP or TLS connection could not be opened."""
+
+
+class ConnectionClosedError(Exception):
+    """The peer closed the connection before the response was complete."""
+
+
+class NothingReceivedError(ConnectionClosedError):
+    """Closed before a single response byte: on a reused keep-alive socket, a stale connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where requests go: scheme, host, port and the path prefix of the base URL."""
+
+    scheme: str
+    host: str
+    port: int
+    path_prefix: str
+
+    @classmethod
+    def from_url(cls, url: str) -> Endpoint:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"Unsupported URL scheme in {url!r}; expected http or https")
+        if not parts.hostname:
+            raise ValueError(f"No host in URL {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        return name if self.port == default else f"{name}:{self.port}"
+
+    @property
+    def display_url(self) -> str:
+        """The base URL without credentials or query: safe to write into a manifest."""
+        return f"{self.scheme}://{self.host_header}{self.path_prefix}"
+
+
+def api_endpoint(url: str, api_prefix: str) -> Endpoint:
+    """The endpoint whose ``path_prefix`` is the API base: the URL's path plus ``api_prefix``,
+    unless the path already ends with it (``http://host:8000/v1``, as OpenAI SDK base URLs
+    are written, and ``http://host:8000`` both give ``/v1``)."""
+    endpoint = Endpoint.from_url(url)
+    base = endpoint.path_prefix
+    if api_prefix and not base.endswith(api_prefix):
+        base += api_prefix
+    return dataclasses.replace(endpoint, path_prefix=base)
+
+
+def encode_request(
+    method: str, path: str, host_header: str, headers: Mapping[str, str], body: bytes
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host_header}"]
+    lines.extend(f"{k}: {v}" for k, v in headers.items())
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class HttpConnection:
+    """One socket; reusable for the next request once a response was read to its end."""
+
+    __slots__ = ("_leftover", "_sock", "_timeout_s", "last_read_perf", "requests_sent", "reusable")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout_s: float | None = -1.0  # unknown: the first call sets it
+        self._leftover = b""
+        self.last_read_perf = 0.0
+        """``time.perf_counter()`` right after the latest socket read returned: the arrival time."""
+        self.reusable = True
+        self.requests_sent = 0
+
+    @classmethod
+    def open(
+        cls,
+        endpoint: Endpoint,
+        *,
+        timeout_s: float,
+        tls: ssl.SSLContext | None,
+    ) -> HttpConnection:
+        try:
+            sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout_s)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if endpoint.scheme == "https":
+                context = tls or ssl.create_default_context()
+                sock = context.wrap_socket(sock, server_hostname=endpoint.host)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectError(f"{type(exc).__name__}: {exc}") from exc
+        return cls(sock)
+
+    def _set_timeout(self, deadline_perf: float) -> None:
+        timeout_s = _remaining_s(deadline_perf)
+        # Without a deadline, leave the socket blocking: under gevent a socket timeout costs
+        # a timer per read, and the caller then guards the whole request with one timer.
+        if timeout_s is not None or self._timeout_s is not None:
+            self._sock.settimeout(timeout_s)
+            self._timeout_s = timeout_s
+
+    def send(self, data: bytes, *, deadline_perf: float) -> None:
+        self._set_timeout(deadline_perf)
+        self.requests_sent += 1
+        self._sock.sendall(data)
+
+    def recv(self, *, deadline_perf: float) -> bytes:
+        """Whatever bytes are available (blocking until at least one); b"" at EOF.
+
+        Raises TimeoutError when nothing arrived before ``deadline_perf`` (a
+        ``time.perf_counter`` value; ``math.inf`` waits forever).
+        """
+        if self._leftover:
+            data, self._leftover = self._leftover, b""
+            return data
+        if deadline_perf != math.inf or self._timeout_s is not None:
+            self._set_timeout(deadline_perf)
+        data = self._sock.recv(RECV_BYTES)
+        self.last_read_perf = time.perf_counter()
+        return data
+
+    def read_head(self, *, deadline_perf: float) -> tuple[ResponseHead, bytes]:
+        """Read up to the end of the response head; returns it and the body bytes already read."""
+        buf = b""
+        while True:
+            data = self.recv(deadline_perf=deadline_perf)
+            if not data:
+                self.reusable = False
+                if not buf:
+                    raise NothingReceivedError("connection closed before any response byte")
+                raise ConnectionClosedError("connection closed in the middle of the response head")
+            buf += data
+            end = buf.find(HEAD_END)
+            if end >= 0:
+                head = parse_head(buf[:end])
+                if 100 <= head.status < 200:
+                    # An interim response (100 Continue): the real head follows.
+                    buf = buf[end + len(HEAD_END) :]
+                    if buf:
+                        self._leftover = buf
+                        buf = b""
+                    continue
+                if not head.keep_alive:
+                    self.reusable = False
+                return head, buf[end + len(HEAD_END) :]
+            if len(buf) > _MAX_HEAD_BYTES:
+                self.reusable = False
+                raise ProtocolError(f"response head longer than {_MAX_HEAD_BYTES} bytes")
+
+    def iter_body(
+        self, decoder: BodyDecoder, first: bytes, *, deadline_perf: float
+    ) -> Iterator[bytes]:
+        """Yield body bytes as each read returns them (empty pieces are skipped)."""
+        data = first
+        while True:
+            if data:
+                piece = decoder.feed(data)
+                if piece:
+                    yield piece
+            if decoder.complete:
+                return
+            data = self.recv(deadline_perf=deadline_perf)
+            if not data:
+                self.reusable = False
+                if decoder.until_close:
+                    return
+                raise ConnectionClosedError("connection closed in the middle of the body")
+
+    def close(self) -> None:
+        self.reusable = False
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+
+def _remaining_s(deadline_perf: float) -> float | None:
+    if deadline_perf == math.inf:
+        return None
+    remaining = deadline_perf - time.perf_counter()
+    if remaining <= 0:
+        raise TimeoutError("deadline passed")
+    return remaining
+
+
+def get_json(
+    endpoint: Endpoint, path: str, headers: Mapping[str, str], *, timeout_s: float
+) -> tuple[int, object]:
+    """One GET on a fresh connection: ``(status, parsed JSON body or None)``."""
+    conn = HttpConnection.open(endpoint, timeout_s=timeout_s, tls=None)
+    deadline = time.perf_counter() + timeout_s
+    try:
+        wire = encode_request(
+            "GET", endpoint.path_prefix + path, endpoint.host_header, headers, b""
+        )
+        conn.send(wire, deadline_perf=deadline)
+        head, first = conn.read_head(deadline_perf=deadline)
+        body = b"".join(
+            conn.iter_body(BodyDecoder(head, request_method="GET"), first, deadline_perf=deadline)
+        )
+    finally:
+        conn.close()
+    try:
+        return head.status, json.loads(body)
+    except ValueError:
+        return head.status, None
+
+
+class ConnectionPool:
+    """Idle keep-alive connections to one endpoint; opens a new one when none is idle.
+
+    Size is bounded by the callers' concurrency (one connection per in-flight request), not here.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        connect_timeout_s: float,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._connect_timeout_s = connect_timeout_s
+        self._tls = tls
+        self._idle: list[HttpConnection] = []
+
+    def acquire(self) -> HttpConnection:
+        if self._idle:
+            return self._idle.pop()
+        return self.open()
+
+    def open(self) -> HttpConnection:
+        """A new connection (not taken from the idle list)."""
+        return HttpConnection.open(self.endpoint, timeout_s=self._connect_timeout_s, tls=self._tls)
+
+    def release(self, conn: HttpConnection) -> None:
+        if conn.reusable:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()

@@ -1,0 +1,1 @@
+"""Locust end-to-end tests: Locust as a subprocess against the real stub."""
