@@ -26,6 +26,7 @@ from typing import Any, Final
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
+from locustfiles import webui
 from locustfiles.client_setup import (
     manifest_model,
     open_loop_active,
@@ -58,7 +59,14 @@ EXIT_CONFIG_ERROR: Final = 3
 
 
 def install(events: Any) -> None:
-    """Register the options and the per-process set-up on Locust's event hooks."""
+    """Register the options and the per-process set-up on Locust's event hooks.
+
+    Idempotent: ``locust -f locustfiles/`` loads chat.py and mixed.py, which both call it,
+    and a second registration would add every option twice (an argparse conflict).
+    """
+    if getattr(events, "_surgebench_installed", False):
+        return
+    events._surgebench_installed = True
     events.init_command_line_parser.add_listener(add_arguments)
     events.init.add_listener(_on_init)
 
@@ -67,6 +75,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     if runner is None:
         return
     register(environment)
+    webui.register(environment)
 
 
 def register(environment: Any) -> None:

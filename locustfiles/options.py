@@ -47,7 +47,15 @@ def add_arguments(parser: Any) -> None:
     add("--max-context-tokens", type=int, default=8192, help="End a session beyond this")
     add("--tiers", default="", help="User tiers NAME:WEIGHT[:MAX_OUTPUT_TOKENS[:PRIORITY]],...")
     for metric in SLO_METRICS:
-        add(f"--slo-{metric}-p95-ms", type=float, default=0.0, help=f"{metric} p95 SLO (0: none)")
+        # A dest without digits: Locust's start form mangles "p95" in field names
+        # (slo_ttft_p95_ms comes back as slo_ttft_p9_5ms), which would drop the value.
+        add(
+            f"--slo-{metric}-p95-ms",
+            dest=f"slo_{metric}_ms",
+            type=float,
+            default=0.0,
+            help=f"{metric} p95 SLO in ms (0: none)",
+        )
     add("--retry", choices=RETRY_MODES, default="none", help="Client retry behaviour")
     add("--max-retries", type=int, default=2, help="Retries per request (backoff, naive)")
     add("--abandon-after-s", type=float, default=0.0, help="Users give up after (0: never)")
@@ -110,9 +118,9 @@ class LoadOptions:
         if int(ns.system_prompt_tokens) < 0:
             raise ValueError(f"--system-prompt-tokens must be >= 0, got {ns.system_prompt_tokens}")
         slo = {
-            f"{m}_p95_ms": float(getattr(ns, f"slo_{m}_p95_ms"))
+            f"{m}_p95_ms": float(getattr(ns, f"slo_{m}_ms"))
             for m in SLO_METRICS
-            if float(getattr(ns, f"slo_{m}_p95_ms")) > 0
+            if float(getattr(ns, f"slo_{m}_ms")) > 0
         }
         prefix = str(ns.api_prefix).strip()
         if prefix and not prefix.startswith("/"):

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import locustfiles
 import profiles
@@ -46,6 +47,8 @@ class LocustSpec:
     count, or the run ends, a user finishes its in-flight request (as a real user would)
     instead of being killed mid-stream and recorded as an aborted (failed) request. Not for
     open loop: its dispatcher users never finish a task, the stop would only wait it out."""
+    target_kind: Literal["stub", "external"] = "external"
+    """Recorded in the manifest (locustfiles' ``--target-kind``); analysis uses it."""
     expect_workers: int = 0
     """> 0: run as a Locust master that waits for this many workers (docs/distributed.md)."""
     master_bind_host: str = "*"
@@ -144,6 +147,7 @@ def _load_args(spec: LocustSpec) -> list[str]:
         argv += ["--api-key-env", spec.api_key_env]
     if spec.seed is not None:
         argv += ["--seed", str(spec.seed)]
+    argv += ["--target-kind", spec.target_kind]
     for key in _LIVE_SLO_KEYS:
         if key in spec.slo:
             metric = key.removesuffix("_p95_ms")

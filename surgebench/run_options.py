@@ -171,6 +171,7 @@ def build_plan(opts: RunOptions) -> tuple[RunPlan, Profile, ShapeChoice]:
         extra=tuple(opts.locust_args),
         local_master_port=free_loopback_port() if opts.processes > 1 else None,
         stop_timeout_s=CLOSED_LOOP_STOP_TIMEOUT_S if profile.mode == "users" else None,
+        target_kind=target.kind,
         expect_workers=opts.expect_workers,
         master_bind_host=opts.master_bind_host,
         master_bind_port=opts.master_bind_port,
