@@ -1,21 +1,34 @@
 """Continuous-batching engine of one emulated replica (pure; injected clock; no asyncio).
 
-Scheduling follows vLLM's v1 scheduler:
+Scheduling follows vLLM's chunked-prefill policy:
 
-1. Running sequences first, in admission order: each gets the tokens it still needs (one
-   for a decode, the rest of its prompt for a chunked prefill) within the step's token
-   budget (``max_num_batched_tokens``).
-2. When a running sequence needs a KV block and none is free, the *newest* running
+1. Decodes first: every running sequence that needs exactly one more token gets it,
+   oldest first.
+2. Then running sequences part-way through a (chunked) prefill or a recompute get the
+   rest of their tokens within the step's token budget (``max_num_batched_tokens``),
+   oldest first.
+3. When a running sequence needs a KV block and none is free, the *newest* running
    sequence is preempted by recompute: its blocks are freed, it returns to the front of
    the waiting queue and must prefill prompt + generated tokens again
    (``vllm:num_preemptions_total``).
-3. Waiting sequences are admitted FCFS while the budget, ``max_num_seqs`` and free KV
-   blocks allow, with chunked prefill (a long prompt is spread over several steps).
+4. Waiting sequences are admitted FCFS while the budget, ``max_num_seqs`` and free KV
+   blocks allow, with chunked prefill (a long prompt is spread over several steps); not
+   in a step that had to preempt.
+
+A :class:`SchedulerPolicy` can emulate vLLM 0.6 (the generation several published
+measurements were taken with, docs/CALIBRATION.md): ``chunked_prefill=False`` is V0's
+default policy (a step of whole prompts only while waiting requests fit; decodes wait),
+and ``scheduler_steps`` > 1 is multi-step scheduling (``--num-scheduler-steps``): the
+queue is looked at only every ``scheduler_steps`` decode steps, so a new request waits
+for the current multi-step run to end (why vLLM 0.6's median TTFT was about 3x SGLang's
+in sgl-project/sglang benchmark/benchmark_vllm_060). Multi-step's bursty streaming
+(tokens delivered ``scheduler_steps`` at a time) is not emulated.
 
 A driver calls :meth:`Engine.plan_step` at time ``t`` (it returns the step duration ``d``
 from :mod:`target_stub.perf_model`) and :meth:`Engine.complete_step` at ``t + d``, which
-advances the sequences and calls their :class:`Sink`. The asyncio driver is
-:mod:`target_stub.runner` (one timer per step); the simulated-time driver is
+advances the sequences and calls their :class:`Sink`. Sinks may call :meth:`Engine.abort`,
+:meth:`Engine.abort_all` and :meth:`Engine.add` from inside their callbacks. The asyncio
+driver is :mod:`target_stub.runner` (one timer per step); the simulated-time driver is
 :mod:`target_stub.simulate`.
 """
 
@@ -77,6 +90,18 @@ class Sequence:
     state: int = field(default=_WAITING, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class SchedulerPolicy:
+    """Scheduler generation; the default is today's vLLM (chunked prefill, single step)."""
+
+    chunked_prefill: bool = True
+    scheduler_steps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.scheduler_steps < 1:
+            raise ValueError(f"scheduler_steps={self.scheduler_steps} must be >= 1")
+
+
 @dataclass(slots=True)
 class EngineCounters:
     """Monotonic counters, mirrored as vLLM's Prometheus counters by the metrics module."""
@@ -95,9 +120,19 @@ class Engine:
     replan_on_add = False
     """New arrivals wait for the next step boundary (the fixed-timing engine replans)."""
 
-    def __init__(self, config: EngineConfig, *, clock: Clock, name: str = "engine-0") -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        clock: Clock,
+        name: str = "engine-0",
+        policy: SchedulerPolicy = SchedulerPolicy(),  # frozen: safe as a shared default
+    ) -> None:
         self.config = config
         self.name = name
+        self.policy = policy
+        self._locked_steps = 0
+        """Decode steps left in the current multi-step run (the queue is not looked at)."""
         self._clock = clock
         self._perf = config.perf
         self._block = config.block_size_tokens
@@ -147,7 +182,9 @@ class Engine:
 
     def abort_all(self) -> list[Sequence]:
         """Drop everything (a killed replica); sinks get ``on_finish(seq, "abort")``."""
-        victims = [*self.running, *self.waiting]
+        # Sequences finished in the step being completed stay in ``running`` until the
+        # step ends (a sink may call this re-entrantly): they must not finish twice.
+        victims = [s for s in (*self.running, *self.waiting) if s.state != _DONE]
         self.running.clear()
         self.waiting.clear()
         self.waiting_prompt_tokens = 0
@@ -172,34 +209,37 @@ class Engine:
     def plan_step(self) -> float | None:
         """Choose the next batch at the current time; its duration in seconds, or None if idle."""
         now = self._clock()
-        budget = self.config.max_num_batched_tokens
-        batch = self._batch
-        batch.clear()
+        self._batch.clear()
+        policy = self.policy
+        if not self.running:
+            self._locked_steps = 0
+        if not policy.chunked_prefill and self._locked_steps == 0 and self.waiting:
+            # vLLM V0 without chunked prefill: a step of whole prompts only; decodes wait.
+            self._admit(now, self.config.max_num_batched_tokens, whole=True)
+        if not self._batch:
+            preemptions_before = self.counters.preemptions_total
+            budget = self._schedule_running()
+            if self._locked_steps > 0:
+                self._locked_steps -= 1
+            elif self.counters.preemptions_total == preemptions_before:
+                # Like vLLM, admit nothing new in a step that had to preempt.
+                more = policy.chunked_prefill and self._admit(now, budget)
+                # Multi-step: prefill steps while waiting requests fit, then a run of
+                # scheduler_steps decode steps without looking at the queue.
+                if policy.scheduler_steps > 1 and self._batch and not more:
+                    self._locked_steps = policy.scheduler_steps - 1
+        if not self._batch:
+            return None
         tokens = context = 0
         attn = 0.0
-        preemptions_before = self.counters.preemptions_total
-        i = 0
-        running = self.running
-        while i < len(running) and budget > 0:
-            seq = running[i]
-            n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
-            if not self._grow(seq, seq.computed + n):
-                break  # seq itself was the newest and got preempted
-            batch.append((seq, n))
-            budget -= n
+        for seq, n in self._batch:
             tokens += n
-            if n == 1 and seq.computed >= seq.prompt_tokens:
+            if n == 1 and seq.generated > 0 and seq.computed >= seq.prompt_tokens:
                 context += seq.computed
             else:
                 attn += prefill_attn_pairs(n, seq.computed)
-            i += 1
-        # Like vLLM, admit nothing new in a step that had to preempt.
-        if self.counters.preemptions_total == preemptions_before:
-            tokens, attn = self._admit(now, budget, tokens, attn)
-        if not batch:
-            return None
         load = StepLoad(
-            tokens=tokens, context_tokens=context, sequences=len(batch), attn_pairs=attn
+            tokens=tokens, context_tokens=context, sequences=len(self._batch), attn_pairs=attn
         )
         duration_s = step_time_ms(self._perf, load) / 1000.0
         self.counters.steps_total += 1
@@ -207,6 +247,38 @@ class Engine:
         self.last_step_tokens = tokens
         self._step_s = duration_s
         return duration_s
+
+    def _schedule_running(self) -> int:
+        """Decodes first, then unfinished prefills, oldest first; the budget left over."""
+        budget = self.config.max_num_batched_tokens
+        prefills: list[Sequence] = []
+        # A snapshot: _grow may preempt sequences (and drop them from the batch).
+        for seq in tuple(self.running):
+            if budget <= 0:
+                break
+            if seq.state != _RUNNING:
+                continue  # preempted earlier in this loop
+            if seq.generated > 0 and seq.prompt_tokens + seq.generated - seq.computed == 1:
+                budget = self._schedule(seq, 1, budget)
+            else:
+                prefills.append(seq)  # at most a few: usually only the newest
+        for seq in prefills:
+            if budget <= 0:
+                break
+            if seq.state == _RUNNING:
+                need = seq.prompt_tokens + seq.generated - seq.computed
+                budget = self._schedule(seq, min(need, budget), budget)
+        return budget
+
+    def _schedule(self, seq: Sequence, n: int, budget: int) -> int:
+        """Put ``n`` tokens of ``seq`` in the batch if its KV blocks can be had."""
+        before = self.counters.preemptions_total
+        if self._grow(seq, seq.computed + n):
+            self._batch.append((seq, n))
+            budget -= n
+        if self.counters.preemptions_total != before:  # victims left the batch
+            budget = self.config.max_num_batched_tokens - sum(k for _, k in self._batch)
+        return budget
 
     def complete_step(self) -> None:
         """Apply the planned batch at the current time: emit tokens, finish sequences."""
@@ -216,12 +288,14 @@ class Engine:
         counters = self.counters
         for seq, n in self._batch:
             if seq.state != _RUNNING:
-                continue  # aborted or preempted while the step ran
-            if seq.computed < seq.prompt_tokens:
-                counters.prompt_tokens_total += min(n, seq.prompt_tokens - seq.computed)
+                continue  # aborted or preempted while the step ran (or by a sink)
             seq.computed += n
             if seq.computed < seq.prompt_tokens + seq.generated:
                 continue  # prefill (or recompute) not finished yet
+            if seq.generated == 0:
+                # Counted once when the prompt is first fully computed (as vLLM counts
+                # prompt tokens), not again when a preempted sequence recomputes it.
+                counters.prompt_tokens_total += seq.prompt_tokens
             if seq.kind == "embedding":
                 self._finish(seq, now, "stop")
                 finished = True
@@ -242,11 +316,21 @@ class Engine:
             self.running = [s for s in self.running if s.state == _RUNNING]
 
     # -- internals ---------------------------------------------------------------------
-    def _admit(self, now: float, budget: int, tokens: int, attn: float) -> tuple[int, float]:
+    def _admit(self, now: float, budget: int, *, whole: bool = False) -> bool:
+        """Admit waiting sequences FCFS; True when only the token budget stopped admission.
+
+        ``whole``: no chunking -- a prompt is admitted only if all of it fits the budget
+        (or it is alone in the step, so an oversized prompt cannot block the queue).
+        """
         max_seqs = self.config.max_num_seqs
         while self.waiting and budget > 0 and len(self.running) < max_seqs:
             seq = self.waiting[0]
-            n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
+            remaining = seq.prompt_tokens + seq.generated - seq.computed
+            n = min(remaining, budget)
+            if whole and n < remaining:
+                if self._batch:
+                    break
+                n = remaining
             need = -(-(seq.computed + n) // self._block) - seq.blocks
             if need > self.free_blocks:
                 break
@@ -260,9 +344,7 @@ class Engine:
             self.running.append(seq)
             self._batch.append((seq, n))
             budget -= n
-            tokens += n
-            attn += prefill_attn_pairs(n, seq.computed)
-        return tokens, attn
+        return budget <= 0 and bool(self.waiting) and len(self.running) < max_seqs
 
     def _grow(self, seq: Sequence, tokens: int) -> bool:
         """Allocate blocks for ``tokens`` cached tokens, preempting the newest if needed."""

@@ -34,7 +34,9 @@ class FixedLatencyEngine:
         self._itl_s = config.fixed_itl_ms / 1000.0
         self._due: list[tuple[float, int, Sequence]] = []
         self._order = itertools.count()
-        self._live = 0
+        # Insertion-ordered set of unfinished sequences: abort_all must reach a sequence
+        # even while complete_step holds it outside the heap (a sink calling abort_all).
+        self._live: dict[Sequence, None] = {}
         self.counters = EngineCounters()
         self.waiting_prompt_tokens = 0
         self.last_step_tokens = 0
@@ -44,7 +46,7 @@ class FixedLatencyEngine:
 
     @property
     def num_running(self) -> int:
-        return self._live
+        return len(self._live)
 
     @property
     def num_waiting(self) -> int:
@@ -55,26 +57,27 @@ class FixedLatencyEngine:
         return 0.0
 
     def has_work(self) -> bool:
-        return self._live > 0
+        return bool(self._live)
 
     def add(self, seq: Sequence) -> None:
         seq.arrival_s = now = self._clock()
         seq.first_scheduled_s = now
         seq.state = _RUNNING
-        self._live += 1
+        self._live[seq] = None
         self.counters.prompt_tokens_total += seq.prompt_tokens
         heapq.heappush(self._due, (now + self._ttft_s, next(self._order), seq))
 
     def abort(self, seq: Sequence) -> None:
         if seq.state == _RUNNING:
             seq.state = _DONE
-            self._live -= 1  # its heap entry is skipped lazily
+            del self._live[seq]  # its heap entry is skipped lazily
 
     def abort_all(self) -> list[Sequence]:
-        victims = [seq for _, _, seq in self._due if seq.state == _RUNNING]
+        victims = list(self._live)
         self._due.clear()
+        self._live.clear()
         for seq in victims:
-            self.abort(seq)
+            seq.state = _DONE
             self._count_finish("abort")
             if self.observer is not None:
                 self.observer.on_finished(self.name, seq, "abort")
@@ -123,7 +126,7 @@ class FixedLatencyEngine:
     def _finish(self, seq: Sequence, now: float, reason: FinishReason) -> None:
         seq.finished_s = now
         seq.state = _DONE
-        self._live -= 1
+        del self._live[seq]
         self._count_finish(reason)
         if self.observer is not None:
             self.observer.on_finished(self.name, seq, reason)

@@ -111,6 +111,8 @@ class ImageEngine:
             if seq.computed >= self.config.image_steps:
                 done.append(seq)
         for seq in done:
+            if seq.state != _RUNNING:
+                continue  # aborted by an earlier sink in this loop
             self.running.remove(seq)
             seq.state = _DONE
             seq.generated = seq.output_tokens

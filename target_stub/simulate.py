@@ -4,10 +4,18 @@ The same :class:`~target_stub.engine.Engine` that serves HTTP is stepped by a di
 loop here, for calibration (tests/calibration) and for analysis' what-if predictions. A
 client-visible request arrives at ``t_arrival_s``, reaches its replica's engine after the
 frontend delay (``frontend_ms``), and its TTFT/E2E are measured from ``t_arrival_s``.
+
+Two load models: open loop (each request arrives at its own ``t_arrival_s``) and closed
+loop (``concurrency`` users, each sending its next request the instant its previous one
+finished, as AIPerf/GenAI-Perf ``--concurrency`` and ``vllm bench serve
+--max-concurrency`` do). In a closed loop only the first ``concurrency`` requests keep their
+``t_arrival_s`` (stagger them: identical requests started together stay in lock-step in
+a deterministic simulation, which no real server does); later ones are sent on completion.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
@@ -15,7 +23,7 @@ from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from typing import Literal
 
-from target_stub.engine import FinishReason, Sequence, SequenceKind
+from target_stub.engine import FinishReason, SchedulerPolicy, Sequence, SequenceKind
 from target_stub.engine_config import EngineConfig
 from target_stub.engines import AnyEngine, create_engine
 
@@ -74,6 +82,7 @@ class SimResult:
 class _RecordingSink:
     result: SimResult
     clock: SimClock
+    on_done: Callable[[], None] | None = None
 
     def on_tokens(self, seq: Sequence, n_new: int) -> None:
         now = self.clock.now_s
@@ -93,6 +102,8 @@ class _RecordingSink:
         if seq.kind != "text":
             res.output_tokens = seq.generated
             res.t_first_token_s = res.t_last_token_s = res.t_done_s
+        if self.on_done is not None:
+            self.on_done()
 
 
 @dataclass(slots=True)
@@ -112,18 +123,29 @@ def simulate(
     router: RouterName = "least_outstanding",
     until_s: float | None = None,
     keep_token_times: bool = False,
+    concurrency: int | None = None,
+    policy: SchedulerPolicy | None = None,
 ) -> SimOutcome:
-    """Serve ``requests`` (sorted by arrival) on ``replicas`` engines in simulated time.
+    """Serve ``requests`` on ``replicas`` engines in simulated time.
 
-    Stops when every request finished, or at ``until_s`` (unfinished results keep
-    ``t_done_s = None``).
+    Open loop (``concurrency`` None): ``requests`` must be sorted by ``t_arrival_s``.
+    Closed loop (``concurrency`` = N): the first N requests arrive at their own
+    ``t_arrival_s`` (in any order), and each finished request is replaced at once by the
+    next one from ``requests``, whose result's ``request`` then carries the time it was
+    sent. ``policy`` is passed to :func:`~target_stub.engines.create_engine`. Stops when
+    every request finished, or at ``until_s`` (unfinished results keep ``t_done_s = None``).
     """
+    if concurrency is not None and concurrency < 1:
+        raise ValueError(f"concurrency={concurrency} must be >= 1 (or None for open loop)")
     clock = SimClock()
-    engines = [create_engine(config, clock=clock, name=f"engine-{i}") for i in range(replicas)]
+    engines = [
+        create_engine(config, clock=clock, name=f"engine-{i}", policy=policy)
+        for i in range(replicas)
+    ]
     frontend_s = 0.0 if config.fixed_timing else config.frontend_ms / 1e3
     results: list[SimResult] = []
-    # Event heap: (time, order, kind, payload). kinds: 0 = step end, 1 = engine admission,
-    # 2 = client arrival (a step end at the same instant is applied first, like a real loop).
+    # Event heap: (time, kind, order, payload). kinds: 0 = step end, 1 = engine admission,
+    # 2 = client arrival: at the same instant a step end is applied first, like a real loop.
     heap: list[tuple[float, int, int, int]] = []
     order = itertools.count()
     step_pending = [False] * replicas
@@ -135,9 +157,11 @@ def simulate(
     def push_next_arrival() -> None:
         req = next(arrivals, None)
         if req is not None:
+            if concurrency is not None and len(results) >= concurrency:
+                req = dataclasses.replace(req, t_arrival_s=clock.now_s)
             idx = len(results)
             results.append(SimResult(request=req, replica=-1))
-            heapq.heappush(heap, (req.t_arrival_s, next(order), 2, idx))
+            heapq.heappush(heap, (req.t_arrival_s, 2, next(order), idx))
 
     def start_step(i: int) -> None:
         duration_s = engines[i].plan_step()
@@ -147,11 +171,13 @@ def simulate(
         step_pending[i] = True
         outcome.steps += 1
         outcome.batch_sizes.append(engines[i].num_running)
-        heapq.heappush(heap, (clock.now_s + duration_s, next(order), 0, i))
+        heapq.heappush(heap, (clock.now_s + duration_s, 0, next(order), i))
 
-    push_next_arrival()
+    for _ in range(concurrency or 1):
+        push_next_arrival()  # closed loop: all initial requests are queued up front
+    on_done = push_next_arrival if concurrency is not None else None
     while heap:
-        t, _, kind, payload = heapq.heappop(heap)
+        t, kind, _, payload = heapq.heappop(heap)
         if until_s is not None and t > until_s:
             clock.now_s = until_s
             break
@@ -168,12 +194,13 @@ def simulate(
             seq = Sequence(
                 prompt_tokens=req.prompt_tokens,
                 output_tokens=req.output_tokens,
-                sink=_RecordingSink(res, clock),
+                sink=_RecordingSink(res, clock, on_done),
                 kind=req.kind,
             )
             queued[payload] = (seq, res.replica)
-            heapq.heappush(heap, (t + frontend_s, next(order), 1, payload))
-            push_next_arrival()
+            heapq.heappush(heap, (t + frontend_s, 1, next(order), payload))
+            if concurrency is None:
+                push_next_arrival()
         else:
             seq, i = queued.pop(payload)
             engines[i].add(seq)
@@ -199,6 +226,6 @@ def _replan_fixed(
     start_step: Callable[[int], None],
 ) -> None:
     """A fixed-timing engine may have an earlier due time now: drop its pending step."""
-    heap[:] = [ev for ev in heap if not (ev[2] == 0 and ev[3] == i)]
+    heap[:] = [ev for ev in heap if not (ev[1] == 0 and ev[3] == i)]
     heapq.heapify(heap)
     start_step(i)
