@@ -35,12 +35,13 @@ class EngineConfig(BaseModel):
     fixed_ttft_ms: float | None = Field(None, ge=0)
     fixed_itl_ms: float | None = Field(None, gt=0)
     frontend_ms: float = Field(12.0, ge=0, description="API server + tokeniser, added to TTFT")
-    # Step-time model (perf_model), milliseconds except kv_ns.
-    t_ovh_ms: float = Field(1.2, ge=0)
-    t_w_ms: float = Field(5.7, ge=0)
-    c_tok_ms: float = Field(0.0226, ge=0)
-    kv_ns: float = Field(76.0, ge=0)
-    c_seq_ms: float = Field(0.015, ge=0)
+    # Step-time model (perf_model), milliseconds except kv_ns. Defaults: the calibrated
+    # h100-llama3-8b values (docs/CALIBRATION.md).
+    t_ovh_ms: float = Field(1.8, ge=0)
+    t_w_ms: float = Field(5.6, ge=0)
+    c_tok_ms: float = Field(0.0205, ge=0)
+    kv_ns: float = Field(60.0, ge=0)
+    c_seq_ms: float = Field(0.005, ge=0)
     attn_coef_ms: float = Field(5.3e-7, ge=0)
     comm_base_ms: float = Field(0.0, ge=0)
     comm_per_tok_ms: float = Field(0.0, ge=0)
