@@ -33,6 +33,8 @@ from analysis.schema import (
 
 log = logging.getLogger(__name__)
 
+STUB_CONFIG_FILE = "stub_config.json"
+
 
 class RunDirectoryError(ValueError):
     """The directory is not a readable run (names the path and what is wrong)."""
@@ -69,6 +71,8 @@ class RunData:
     """Locust's stats history (``analysis.locust_csv.HISTORY_COLUMNS``) when present."""
     notes: tuple[str, ...]
     missing: tuple[str, ...]
+    stub_config_source: str | None = None
+    """Where ``manifest.stub_config`` came from: "manifest", ``STUB_CONFIG_FILE`` or None."""
 
 
 def load_run(path: str | Path, *, workers: int | None = None) -> RunData:
@@ -90,8 +94,12 @@ def load_run(path: str | Path, *, workers: int | None = None) -> RunData:
                 "*_stats_history.csv (a Locust --csv run)"
             )
         return _locust_only_run(directory, history)
-    manifest = read_manifest(manifest_path)
     notes: list[str] = []
+    manifest = read_manifest(manifest_path)
+    stub_source = "manifest" if manifest.stub_config is not None else None
+    manifest = _with_stub_config(manifest, directory, notes)
+    if stub_source is None and manifest.stub_config is not None:
+        stub_source = STUB_CONFIG_FILE
     files = sorted((directory / "requests").glob("*.jsonl"))
     if not files:
         notes.append("no requests/*.jsonl files: the run recorded no requests")
@@ -118,6 +126,7 @@ def load_run(path: str | Path, *, workers: int | None = None) -> RunData:
         locust_history=history,
         notes=tuple(notes),
         missing=() if server is not None else ("server metrics (server_metrics.jsonl)",),
+        stub_config_source=stub_source,
     )
 
 
@@ -137,6 +146,25 @@ def read_manifest(path: Path) -> Manifest:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
         raise RunDirectoryError(f"{path} does not match the manifest schema: {exc}") from exc
+
+
+def _with_stub_config(manifest: Manifest, directory: Path, notes: list[str]) -> Manifest:
+    """The manifest, with ``stub_config`` from ``stub_config.json`` (written by ``surgebench
+    run`` beside the records) when the manifest's own is null: the load generator never
+    queries the stub, so only the CLI knows its settings."""
+    path = directory / STUB_CONFIG_FILE
+    if manifest.stub_config is not None or not path.exists():
+        return manifest
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        notes.append(f"{STUB_CONFIG_FILE} unreadable ({exc}); stub settings unknown")
+        return manifest
+    if not isinstance(config, dict):
+        notes.append(f"{STUB_CONFIG_FILE} is not a JSON object; stub settings unknown")
+        return manifest
+    notes.append(f"stub settings read from {STUB_CONFIG_FILE} (the manifest has none)")
+    return manifest.model_copy(update={"stub_config": config})
 
 
 def empty_requests() -> pd.DataFrame:

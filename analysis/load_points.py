@@ -39,6 +39,9 @@ class LoadPoints:
     source: Literal["stages", "windows"]
     samples: tuple[dict[str, npt.NDArray[np.float64]], ...]
     """Per point, per SLO target key: the sorted latencies (ms) behind its percentile."""
+    spans: tuple[tuple[tuple[float, float], ...], ...] = ()
+    """Per point, the ``[start_s, end_s)`` intervals it covers (a steady state, or the
+    10-s windows of a bin)."""
 
 
 def build_load_points(
@@ -71,9 +74,12 @@ def build_load_points(
             tuple(w.name for w in chosen),
         )
         by_start = edges.assign(derived["t_start_s"].to_numpy())
+        spans: list[tuple[tuple[float, float], ...]] = [
+            ((w.steady_start_s, w.t_end_s),) for w in chosen
+        ]
         source: Literal["stages", "windows"] = "stages"
     else:
-        table, x, by_start = _binned_points(
+        table, x, by_start, spans = _binned_points(
             derived, good, per_second=per_second, slo=slo, open_loop=open_loop,
             users_per_s=users_per_s, itl=itl,
         )  # fmt: skip
@@ -85,7 +91,9 @@ def build_load_points(
     samples = _samples(derived, by_start, len(table), slo, itl)
     order = np.argsort(table["x"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
-    return LoadPoints(table, x_unit, source, tuple(samples[i] for i in order))
+    return LoadPoints(
+        table, x_unit, source, tuple(samples[i] for i in order), tuple(spans[i] for i in order)
+    )
 
 
 def _usable_stages(windows: Sequence[StageWindow], finished: npt.NDArray[np.float64]) -> list[int]:
@@ -110,7 +118,12 @@ def _binned_points(
     open_loop: bool,
     users_per_s: npt.NDArray[np.float64] | None,
     itl: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None,
-) -> tuple[pd.DataFrame, npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+) -> tuple[
+    pd.DataFrame,
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    list[tuple[tuple[float, float], ...]],
+]:
     seconds = per_second["t_start_s"].to_numpy()
     window_of_second = (seconds // WINDOW_S).astype(np.int64)
     n_windows = int(window_of_second.max()) + 1 if seconds.size else 0
@@ -165,7 +178,14 @@ def _binned_points(
         duration_s=np.asarray(duration, dtype=np.float64),
         in_flight_mean=np.asarray(flight, dtype=np.float64),
     )
-    return group_metrics(derived, grouping, slo, good, itl=itl), x, by_start
+    spans = [
+        tuple(
+            (float(k) * WINDOW_S, float(k + 1) * WINDOW_S)
+            for k in np.flatnonzero(bin_of_window == b).tolist()
+        )
+        for b in range(n_points)
+    ]
+    return group_metrics(derived, grouping, slo, good, itl=itl), x, by_start, spans
 
 
 def _samples(

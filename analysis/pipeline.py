@@ -19,6 +19,13 @@ from analysis.io import ItlSamples, RunData
 from analysis.latency import derive_requests, good_requests, ok_itl_s
 from analysis.load_points import build_load_points
 from analysis.metrics import InFlight, Windows, violated, window_metrics
+from analysis.replicas import (
+    ReplicaCount,
+    at_capacity,
+    per_point_ready,
+    ready_replicas,
+    resolve_replicas,
+)
 from analysis.saturation import Saturation, analyse_saturation
 from analysis.server_metrics import Limiter, name_limiter, server_series
 from analysis.slo import DEFAULT_SLO, Slo, slo_from_mapping
@@ -41,7 +48,8 @@ class AnalysisOptions:
     """Everything else of the plan (``peak_rps`` in it is replaced by the one above)."""
     scaling: Scaling | None = None
     replicas_in_run: int | None = None
-    """Replicas behind the target; None: ``stub_config.replicas`` else 1."""
+    """Replicas behind the target; None: ready replicas from the server metrics, else
+    ``stub_config.replicas``, else 1 (``analysis.replicas``)."""
     seed: int = 0
     n_boot: int = 500
     recover_window_s: float = 30.0
@@ -242,7 +250,8 @@ def _limiter(
 def _capacity(
     saturation: Saturation, run: RunData, options: AnalysisOptions
 ) -> tuple[CapacityPlan | None, str]:
-    replicas = options.replicas_in_run or _replicas_in_run(run)
+    count = _replicas(saturation, run, options)
+    replicas = count.replicas
     interval = saturation.max_sustainable
     if interval.estimate <= 0:
         return None, "the SLO is broken at the lowest tested load: no per-replica capacity"
@@ -259,15 +268,28 @@ def _capacity(
     base = options.capacity or CapacityInputs(peak_rps=peak)
     inputs = replace(base, peak_rps=peak)
     try:
-        return plan_capacity(per_replica, inputs, options.scaling), note
+        plan = plan_capacity(per_replica, inputs, options.scaling)
     except ValueError as exc:
         return None, str(exc)
+    return replace(plan, caveats=(*plan.caveats, count.source)), note
 
 
-def _replicas_in_run(run: RunData) -> int:
-    config = run.manifest.stub_config or {}
-    value = config.get("replicas")
-    return int(value) if isinstance(value, int) and value > 0 else 1
+def _replicas(saturation: Saturation, run: RunData, options: AnalysisOptions) -> ReplicaCount:
+    measured = None
+    ready = ready_replicas(run.server_metrics)
+    points = saturation.points
+    if ready is not None and points.spans:
+        table = points.table
+        measured = at_capacity(
+            table["x"].to_numpy(dtype=np.float64),
+            table["achieved_rps"].to_numpy(dtype=np.float64),
+            per_point_ready(ready, points.spans),
+            saturation.crossing.x if saturation.crossing.status == "crossed" else None,
+        )
+    stub = run.manifest.stub_config or {}
+    return resolve_replicas(
+        options.replicas_in_run, measured, stub.get("replicas"), run.stub_config_source
+    )
 
 
 def _locust_per_second(run: RunData) -> pd.DataFrame:

@@ -10,8 +10,11 @@ seconds (chosen so that a window holds about 50 requests: 1-10 s); per onset:
   meeting the SLO for ``recover_window_s`` (windows without requests do not break a run);
 - backlog: in-flight requests per second; baseline = median over the 30 s before the onset,
   drain time = from the peak until in-flight is back within 10% (+1) of the baseline;
-- failed / shed / dropped / abandoned requests started in the horizon, and the error-budget
-  burn rate: (requests not good / requests) / (1 - availability target).
+- failed / shed / dropped / abandoned requests in the horizon, and the error-budget burn
+  rate: (requests not good / requests) / (1 - availability target). A request belongs to
+  the horizon it started in, except a request that did not succeed, which belongs to the
+  one it ended in: requests cut by a replica kill count against the kill, not against
+  the surge that was on when they started.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.latency import ABANDONED, DROPPED, FAILED, SHED
+from analysis.latency import ABANDONED, DROPPED, FAILED, OK, SHED
 from analysis.metrics import violated as violated_rows
 from analysis.steady_state import StageWindow
 
@@ -100,13 +103,15 @@ def analyse_surges(
     availability_target_frac: float = 0.999,
 ) -> tuple[SurgeResult, ...]:
     """``status``: window table (t_start_s, t_end_s, slo_met) on status windows."""
+    t_attr = attribution_times_s(derived)
     results = []
     for i, onset in enumerate(onsets):
         end = onsets[i + 1].t_s if i + 1 < len(onsets) else run_end_s
         end = max(end, onset.t_s)
         results.append(
             _one(onset, end, status=status, per_second=per_second, derived=derived, good=good,
-                 recover_window_s=recover_window_s, target_frac=availability_target_frac)
+                 t_attr=t_attr, recover_window_s=recover_window_s,
+                 target_frac=availability_target_frac)
         )  # fmt: skip
     return tuple(results)
 
@@ -119,6 +124,7 @@ def _one(
     per_second: pd.DataFrame,
     derived: pd.DataFrame,
     good: npt.NDArray[np.bool_],
+    t_attr: npt.NDArray[np.float64],
     recover_window_s: float,
     target_frac: float,
 ) -> SurgeResult:
@@ -149,8 +155,7 @@ def _one(
         back = np.flatnonzero(f[k:] <= baseline * (1 + DRAIN_TOL_FRAC) + 1.0)
         drain = float(s[k + back[0]] - s[k]) if back.size else None
 
-    start = derived["t_start_s"].to_numpy()
-    sel = (start >= onset.t_s) & (start < end)
+    sel = (t_attr >= onset.t_s) & (t_attr < end)
     outcome = derived["outcome"].to_numpy()[sel]
     total = int(sel.sum())
     not_good = int(total - good[sel].sum())
@@ -175,6 +180,15 @@ def _one(
         not_good=not_good,
         burn_rate=float(burn),
     )
+
+
+def attribution_times_s(derived: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """When each request counts for the onsets: its start, or for a request that did not
+    succeed the time it ended (failed, shed, dropped or abandoned then)."""
+    start = derived["t_start_s"].to_numpy(dtype=np.float64)
+    done = derived["t_done_s"].to_numpy(dtype=np.float64)
+    failed = (derived["outcome"].to_numpy() != OK) & np.isfinite(done)
+    return np.where(failed, done, start)
 
 
 def _recovery(

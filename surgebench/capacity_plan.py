@@ -146,7 +146,7 @@ def print_plan(
         print("no plan: no run reached a sustainable load under the SLO")
         return int(ExitCode.RUN_INVALID)
     scaling = scaling_efficiency([(r, x) for _, _, r, _, x in usable])
-    base_dir, base_run, base_replicas, base_gpus, _ = min(usable, key=lambda m: m[2])
+    base_dir, base_run, _, base_gpus, _ = min(usable, key=lambda m: m[2])
     caps = capacity.with_defaults(gpus_per_replica=base_gpus)
     given: dict[str, Any] = {
         key: value
@@ -160,9 +160,10 @@ def print_plan(
         if value is not None
     }
     inputs = CapacityInputs(peak_rps=caps.peak_rps or 0.0, **given)
+    # The replicas behind the base run are analysis's call (ready replicas from the server
+    # metrics when an autoscaler changed them, else stub_config.json).
     options = AnalysisOptions(
-        slo=slo, peak_rps=caps.peak_rps, capacity=inputs, scaling=scaling,
-        replicas_in_run=base_replicas,
+        slo=slo, peak_rps=caps.peak_rps, capacity=inputs, scaling=scaling
     )  # fmt: skip
     plan = build_summary(analyse(base_run, options)).capacity
     if plan is None:

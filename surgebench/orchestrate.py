@@ -158,13 +158,11 @@ def analyse(
 
 
 def analysis_args(run_dir: Path, capacity: CapacityOptions) -> list[str]:
-    """Capacity flags for ``python -m analysis report``, with the stub's replica count and
-    GPUs per replica (from stub_config.json) so the plan is per replica."""
-    replicas, gpus = stub_facts(run_dir)
-    args = capacity.with_defaults(gpus_per_replica=gpus).report_args()
-    if replicas is not None:
-        args += ["--replicas-in-run", str(replicas)]
-    return args
+    """Capacity flags for ``python -m analysis report``, with the stub's GPUs per replica
+    (from stub_config.json). The replica count is left to analysis, which reads the ready
+    replicas from server_metrics.jsonl (an autoscaler changes them), else stub_config.json."""
+    _, gpus = stub_facts(run_dir)
+    return capacity.with_defaults(gpus_per_replica=gpus).report_args()
 
 
 def stub_model(url: str, *, api_key_env: str | None = None, timeout_s: float = 5.0) -> str | None:

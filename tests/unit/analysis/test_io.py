@@ -115,3 +115,22 @@ def test_parallel_decode_equals_in_process_decode(mm1_run_dir: Path, tmp_path: P
     pd.testing.assert_frame_equal(a, b)
     assert np.array_equal(np.sort(one.itl_values_s), np.sort(many.itl_values_s))
     assert int(many.itl_counts.sum()) == many.itl_values_s.size
+
+
+def test_stub_config_json_fills_a_null_manifest_stub_config(
+    mm1_run_dir: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(mm1_run_dir, run_dir)
+    assert load_run(run_dir).stub_config_source is None
+    (run_dir / "stub_config.json").write_text(json.dumps({"replicas": 3, "router": "round_robin"}))
+    run = load_run(run_dir)
+    assert run.manifest.stub_config == {"replicas": 3, "router": "round_robin"}
+    assert run.stub_config_source == "stub_config.json"
+    assert any("stub_config.json" in note for note in run.notes)
+    # the manifest's own stub_config wins when there is one
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["stub_config"] = {"replicas": 2}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    run = load_run(run_dir)
+    assert run.manifest.stub_config == {"replicas": 2} and run.stub_config_source == "manifest"
