@@ -2,7 +2,9 @@
 
 Generates a synthetic open-loop sweep run (``--records`` records over 10 stages of rising
 rate, 4 process files, output lengths Poisson around ``--mean-output-tokens``, one ``itl_s``
-entry per token after the first, full float repr unless ``--itl-decimals``; 2% shed in the
+entry per token after the first, every time rounded to microseconds as the load generator
+writes them (locustfiles/llm_client.py, ``_ROUND_DIGITS``; ``--itl-decimals -1`` keeps the full
+float repr, a harsher case); 2% shed in the
 last two stages) in a temporary directory,
 then times ``io.load_run``, ``pipeline.analyse``, ``summary.build_summary``,
 ``report.render_report`` and the file writes, in wall and CPU seconds (CPU includes the
@@ -58,6 +60,7 @@ def generate(
     flat = rng.gamma(4.0, 1.0, int((tokens - 1).sum())) / 4.0 * np.repeat(gaps, tokens - 1)
     if itl_decimals is not None:
         flat = np.round(flat, itl_decimals)
+
     offsets = np.concatenate(([0], np.cumsum(tokens - 1)))
     decode = np.add.reduceat(flat, offsets[:-1]) if flat.size else np.zeros(n_records)
     decode = np.where(tokens > 1, decode, 0.0)
@@ -65,6 +68,12 @@ def generate(
     first = start + ttft
     last = first + decode
     done = last + 0.001
+    sent = start + 0.0002
+    first_chunk = first - 0.001
+    if itl_decimals is not None:
+        start, sent, first_chunk, first, last, done = (
+            np.round(a, itl_decimals) for a in (start, sent, first_chunk, first, last, done)
+        )
     (directory / "requests").mkdir(parents=True)
     encoder = msgspec.json.Encoder()
     handles = [(directory / "requests" / f"worker-{i}.jsonl").open("wb") for i in range(FILES)]
@@ -77,8 +86,8 @@ def generate(
                     "request_id": f"w{i % FILES}-{i}", "process_id": f"worker-{i % FILES}",
                     "user_class": "open_loop", "endpoint": "chat",
                     "stage": f"step{stage_idx[i]}", "tier": None,
-                    "t_intended_s": float(start[i]), "t_sent_s": float(start[i]) + 0.0002,
-                    "t_first_chunk_s": float(first[i]) - 0.001 if ok else None,
+                    "t_intended_s": float(start[i]), "t_sent_s": float(sent[i]),
+                    "t_first_chunk_s": float(first_chunk[i]) if ok else None,
                     "t_first_token_s": float(first[i]) if ok else None,
                     "t_last_token_s": float(last[i]) if ok else None,
                     "t_done_s": float(done[i]) if ok else float(start[i]) + 0.002,
@@ -147,14 +156,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (the best is shown)")
     parser.add_argument(
-        "--itl-decimals", type=int, help="round itl_s to this many decimals (default: full repr)"
+        "--itl-decimals",
+        type=int,
+        default=6,
+        help="round times to this many decimals, as the recorder does (default 6; -1: full repr)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         t0 = time.perf_counter()
         n_itl = generate(
-            run_dir, args.records, args.mean_output_tokens, args.seed, args.itl_decimals
+            run_dir,
+            args.records,
+            args.mean_output_tokens,
+            args.seed,
+            None if args.itl_decimals < 0 else args.itl_decimals,
         )
         size_mb = sum(f.stat().st_size for f in (run_dir / "requests").iterdir()) / 1e6
         print(f"generated {args.records:,} records, {n_itl:,} ITL values, {size_mb:,.0f} MB "
