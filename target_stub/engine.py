@@ -46,7 +46,8 @@ FinishReason = Literal["stop", "length", "abort"]
 SequenceKind = Literal["text", "embedding", "image"]
 Clock = Callable[[], float]
 
-_WAITING, _RUNNING, _DONE = 0, 1, 2
+# Sequence.state values (public: the runner and the fleet check them too).
+SEQ_WAITING, SEQ_RUNNING, SEQ_DONE = 0, 1, 2
 
 
 class Sink(Protocol):
@@ -87,7 +88,7 @@ class Sequence:
     computed: int = field(default=0, repr=False)
     """Tokens whose KV is in the cache (prefill progress; reset by a preemption)."""
     blocks: int = field(default=0, repr=False)
-    state: int = field(default=_WAITING, repr=False)
+    state: int = field(default=SEQ_WAITING, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,9 @@ class EngineCounters:
     steps_total: int = 0
     busy_s: float = 0.0
     finished_total: dict[str, int] = field(default_factory=dict)
+
+    def count_finish(self, reason: str) -> None:
+        self.finished_total[reason] = self.finished_total.get(reason, 0) + 1
 
 
 class Engine:
@@ -166,15 +170,15 @@ class Engine:
     # -- requests --------------------------------------------------------------------
     def add(self, seq: Sequence) -> None:
         seq.arrival_s = self._clock()
-        seq.state = _WAITING
+        seq.state = SEQ_WAITING
         self.waiting.append(seq)
         self.waiting_prompt_tokens += seq.prompt_tokens
 
     def abort(self, seq: Sequence) -> None:
         """The client is gone: free its batch slot and KV blocks now, quietly."""
-        if seq.state == _DONE:
+        if seq.state == SEQ_DONE:
             return
-        if seq.state == _WAITING:
+        if seq.state == SEQ_WAITING:
             self._remove_waiting(seq)
         else:
             self.running.remove(seq)
@@ -184,14 +188,14 @@ class Engine:
         """Drop everything (a killed replica); sinks get ``on_finish(seq, "abort")``."""
         # Sequences finished in the step being completed stay in ``running`` until the
         # step ends (a sink may call this re-entrantly): they must not finish twice.
-        victims = [s for s in (*self.running, *self.waiting) if s.state != _DONE]
+        victims = [s for s in (*self.running, *self.waiting) if s.state != SEQ_DONE]
         self.running.clear()
         self.waiting.clear()
         self.waiting_prompt_tokens = 0
         self._batch.clear()
         for seq in victims:
             self._release(seq)
-            self._count_finish("abort")
+            self.counters.count_finish("abort")
             if self.observer is not None:
                 self.observer.on_finished(self.name, seq, "abort")
             seq.sink.on_finish(seq, "abort")
@@ -256,7 +260,7 @@ class Engine:
         for seq in tuple(self.running):
             if budget <= 0:
                 break
-            if seq.state != _RUNNING:
+            if seq.state != SEQ_RUNNING:
                 continue  # preempted earlier in this loop
             if seq.generated > 0 and seq.prompt_tokens + seq.generated - seq.computed == 1:
                 budget = self._schedule(seq, 1, budget)
@@ -265,7 +269,7 @@ class Engine:
         for seq in prefills:
             if budget <= 0:
                 break
-            if seq.state == _RUNNING:
+            if seq.state == SEQ_RUNNING:
                 need = seq.prompt_tokens + seq.generated - seq.computed
                 budget = self._schedule(seq, min(need, budget), budget)
         return budget
@@ -287,7 +291,7 @@ class Engine:
         decoded = 0
         counters = self.counters
         for seq, n in self._batch:
-            if seq.state != _RUNNING:
+            if seq.state != SEQ_RUNNING:
                 continue  # aborted or preempted while the step ran (or by a sink)
             seq.computed += n
             if seq.computed < seq.prompt_tokens + seq.generated:
@@ -305,15 +309,15 @@ class Engine:
             if seq.first_token_s is None:
                 seq.first_token_s = now
             seq.sink.on_tokens(seq, 1)
-            if seq.generated >= seq.output_tokens and seq.state == _RUNNING:
+            if seq.generated >= seq.output_tokens and seq.state == SEQ_RUNNING:
                 self._finish(seq, now, seq.finish_reason)
                 finished = True
         counters.generation_tokens_total += decoded
         if self.observer is not None:
             self.observer.on_step(self.name, self._step_s, self.last_step_tokens, decoded)
         self._batch.clear()
-        if finished or any(s.state != _RUNNING for s in self.running):
-            self.running = [s for s in self.running if s.state == _RUNNING]
+        if finished or any(s.state != SEQ_RUNNING for s in self.running):
+            self.running = [s for s in self.running if s.state == SEQ_RUNNING]
 
     # -- internals ---------------------------------------------------------------------
     def _admit(self, now: float, budget: int, *, whole: bool = False) -> bool:
@@ -338,7 +342,7 @@ class Engine:
             self.waiting_prompt_tokens -= seq.prompt_tokens
             self.free_blocks -= need
             seq.blocks += need
-            seq.state = _RUNNING
+            seq.state = SEQ_RUNNING
             if seq.first_scheduled_s is None:
                 seq.first_scheduled_s = now
             self.running.append(seq)
@@ -365,7 +369,7 @@ class Engine:
         seq.blocks = 0
         seq.computed = 0
         seq.preemptions += 1
-        seq.state = _WAITING
+        seq.state = SEQ_WAITING
         self.waiting.appendleft(seq)
         self.waiting_prompt_tokens += seq.prompt_tokens
         self.counters.preemptions_total += 1
@@ -374,7 +378,7 @@ class Engine:
     def _finish(self, seq: Sequence, now: float, reason: FinishReason) -> None:
         seq.finished_s = now
         self._release(seq)
-        self._count_finish(reason)
+        self.counters.count_finish(reason)
         if self.observer is not None:
             self.observer.on_finished(self.name, seq, reason)
         seq.sink.on_finish(seq, reason)
@@ -382,12 +386,8 @@ class Engine:
     def _release(self, seq: Sequence) -> None:
         self.free_blocks += seq.blocks
         seq.blocks = 0
-        seq.state = _DONE
+        seq.state = SEQ_DONE
 
     def _remove_waiting(self, seq: Sequence) -> None:
         self.waiting.remove(seq)
         self.waiting_prompt_tokens -= seq.prompt_tokens
-
-    def _count_finish(self, reason: str) -> None:
-        totals = self.counters.finished_total
-        totals[reason] = totals.get(reason, 0) + 1

@@ -12,10 +12,17 @@ from __future__ import annotations
 import heapq
 import itertools
 
-from target_stub.engine import Clock, EngineCounters, EngineObserver, FinishReason, Sequence
+from target_stub.engine import (
+    SEQ_DONE,
+    SEQ_RUNNING,
+    Clock,
+    EngineCounters,
+    EngineObserver,
+    FinishReason,
+    Sequence,
+)
 from target_stub.engine_config import EngineConfig
 
-_RUNNING, _DONE = 1, 2
 # Tokens due within this window of the timer are emitted together (timer granularity).
 _DUE_SLACK_S = 0.0002
 
@@ -62,14 +69,14 @@ class FixedLatencyEngine:
     def add(self, seq: Sequence) -> None:
         seq.arrival_s = now = self._clock()
         seq.first_scheduled_s = now
-        seq.state = _RUNNING
+        seq.state = SEQ_RUNNING
         self._live[seq] = None
         self.counters.prompt_tokens_total += seq.prompt_tokens
         heapq.heappush(self._due, (now + self._ttft_s, next(self._order), seq))
 
     def abort(self, seq: Sequence) -> None:
-        if seq.state == _RUNNING:
-            seq.state = _DONE
+        if seq.state == SEQ_RUNNING:
+            seq.state = SEQ_DONE
             del self._live[seq]  # its heap entry is skipped lazily
 
     def abort_all(self) -> list[Sequence]:
@@ -77,8 +84,8 @@ class FixedLatencyEngine:
         self._due.clear()
         self._live.clear()
         for seq in victims:
-            seq.state = _DONE
-            self._count_finish("abort")
+            seq.state = SEQ_DONE
+            self.counters.count_finish("abort")
             if self.observer is not None:
                 self.observer.on_finished(self.name, seq, "abort")
             seq.sink.on_finish(seq, "abort")
@@ -89,7 +96,7 @@ class FixedLatencyEngine:
 
     def plan_step(self) -> float | None:
         due = self._due
-        while due and due[0][2].state != _RUNNING:
+        while due and due[0][2].state != SEQ_RUNNING:
             heapq.heappop(due)
         if not due:
             return None
@@ -101,7 +108,7 @@ class FixedLatencyEngine:
         emitted = 0
         while due and due[0][0] <= now + _DUE_SLACK_S:
             t_due, _, seq = heapq.heappop(due)
-            if seq.state != _RUNNING:
+            if seq.state != SEQ_RUNNING:
                 continue
             if seq.kind != "text":
                 self._finish(seq, now, "stop")
@@ -111,7 +118,7 @@ class FixedLatencyEngine:
             if seq.first_token_s is None:
                 seq.first_token_s = now
             seq.sink.on_tokens(seq, 1)
-            if seq.state != _RUNNING:
+            if seq.state != SEQ_RUNNING:
                 continue  # the sink aborted it (client gone)
             if seq.generated >= seq.output_tokens:
                 self._finish(seq, now, seq.finish_reason)
@@ -125,13 +132,9 @@ class FixedLatencyEngine:
 
     def _finish(self, seq: Sequence, now: float, reason: FinishReason) -> None:
         seq.finished_s = now
-        seq.state = _DONE
+        seq.state = SEQ_DONE
         del self._live[seq]
-        self._count_finish(reason)
+        self.counters.count_finish(reason)
         if self.observer is not None:
             self.observer.on_finished(self.name, seq, reason)
         seq.sink.on_finish(seq, reason)
-
-    def _count_finish(self, reason: str) -> None:
-        totals = self.counters.finished_total
-        totals[reason] = totals.get(reason, 0) + 1

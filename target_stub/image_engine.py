@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections import deque
 
-from target_stub.engine import Clock, EngineCounters, EngineObserver, Sequence
+from target_stub.engine import (
+    SEQ_DONE,
+    SEQ_RUNNING,
+    SEQ_WAITING,
+    Clock,
+    EngineCounters,
+    EngineObserver,
+    Sequence,
+)
 from target_stub.engine_config import EngineConfig
 from target_stub.perf_model import image_step_time_ms
-
-_WAITING, _RUNNING, _DONE = 0, 1, 2
 
 
 class ImageEngine:
@@ -52,17 +58,17 @@ class ImageEngine:
 
     def add(self, seq: Sequence) -> None:
         seq.arrival_s = self._clock()
-        seq.state = _WAITING
+        seq.state = SEQ_WAITING
         self.waiting.append(seq)
         self.waiting_prompt_tokens += seq.prompt_tokens
 
     def abort(self, seq: Sequence) -> None:
-        if seq.state == _WAITING:
+        if seq.state == SEQ_WAITING:
             self.waiting.remove(seq)
             self.waiting_prompt_tokens -= seq.prompt_tokens
-        elif seq.state == _RUNNING:
+        elif seq.state == SEQ_RUNNING:
             self.running.remove(seq)
-        seq.state = _DONE
+        seq.state = SEQ_DONE
 
     def abort_all(self) -> list[Sequence]:
         victims = [*self.running, *self.waiting]
@@ -70,8 +76,8 @@ class ImageEngine:
         self.waiting.clear()
         self.waiting_prompt_tokens = 0
         for seq in victims:
-            seq.state = _DONE
-            self._count_finish("abort")
+            seq.state = SEQ_DONE
+            self.counters.count_finish("abort")
             if self.observer is not None:
                 self.observer.on_finished(self.name, seq, "abort")
             seq.sink.on_finish(seq, "abort")
@@ -86,7 +92,7 @@ class ImageEngine:
             seq = self.waiting.popleft()
             self.waiting_prompt_tokens -= seq.prompt_tokens
             self.counters.prompt_tokens_total += seq.prompt_tokens
-            seq.state = _RUNNING
+            seq.state = SEQ_RUNNING
             seq.first_scheduled_s = now
             self.running.append(seq)
         if not self.running:
@@ -111,18 +117,14 @@ class ImageEngine:
             if seq.computed >= self.config.image_steps:
                 done.append(seq)
         for seq in done:
-            if seq.state != _RUNNING:
+            if seq.state != SEQ_RUNNING:
                 continue  # aborted by an earlier sink in this loop
             self.running.remove(seq)
-            seq.state = _DONE
+            seq.state = SEQ_DONE
             seq.generated = seq.output_tokens
             seq.first_token_s = seq.finished_s = now
             self.counters.generation_tokens_total += seq.output_tokens
-            self._count_finish("stop")
+            self.counters.count_finish("stop")
             if self.observer is not None:
                 self.observer.on_finished(self.name, seq, "stop")
             seq.sink.on_finish(seq, "stop")
-
-    def _count_finish(self, reason: str) -> None:
-        totals = self.counters.finished_total
-        totals[reason] = totals.get(reason, 0) + 1

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from target_stub.engine import Sequence
+from target_stub.engine import SEQ_DONE, Sequence
 from target_stub.engines import AnyEngine
 from target_stub.runner import EngineRunner, TimerHandle, TimerLoop
 
 ReplicaState = Literal["starting", "ready", "draining", "failed", "stopped"]
 REPLICA_STATES: tuple[ReplicaState, ...] = ("starting", "ready", "draining", "failed", "stopped")
 KillMode = Literal["error", "drop"]
-_DONE = 2  # Sequence.state of a finished or aborted sequence (engine.py's _DONE)
 
 
 class Replica:
@@ -63,7 +62,7 @@ class Replica:
     def abort(self, seq: Sequence) -> None:
         """The client went away: free the request's batch slot and KV blocks now (a no-op,
         and not counted, for a request that already finished)."""
-        if seq.state != _DONE:
+        if seq.state != SEQ_DONE:
             self.client_aborts_total += 1
             self.runner.abort(seq)
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from target_stub.engine import Sequence
+from target_stub.engine import SEQ_DONE, Sequence
 from target_stub.engines import AnyEngine
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class EngineRunner:
         """The client went away: release everything the request holds, now."""
         if seq in self._pending:
             self._pending.discard(seq)
-            seq.state = 2  # done: _add will skip it
+            seq.state = SEQ_DONE  # _add will skip it
         else:
             self.engine.abort(seq)
 
@@ -95,7 +95,7 @@ class EngineRunner:
         victims = list(self._pending)
         self._pending.clear()
         for seq in victims:
-            seq.state = 2
+            seq.state = SEQ_DONE
             seq.sink.on_finish(seq, "abort")
         return victims + self.engine.abort_all()
 
@@ -104,7 +104,7 @@ class EngineRunner:
         self._cancel_timer()
 
     def _add(self, seq: Sequence) -> None:
-        if seq.state == 2 or self.closed:
+        if seq.state == SEQ_DONE or self.closed:
             return
         self._pending.discard(seq)
         self.engine.add(seq)
