@@ -66,6 +66,9 @@ class EngineObserver(Protocol):
     def on_step(self, engine: str, duration_s: float, tokens: int, decoded: int) -> None:
         """A step finished: ``tokens`` computed, ``decoded`` sequences got a token."""
 
+    def on_first_token(self, engine: str, seq: Sequence) -> None:
+        """``seq`` has its first output (``first_token_s`` set): once, before its sink is told."""
+
     def on_finished(self, engine: str, seq: Sequence, reason: FinishReason) -> None:
         """A sequence finished (including ``"abort"`` when a replica is killed)."""
 
@@ -300,14 +303,16 @@ class Engine:
                 # Counted once when the prompt is first fully computed (as vLLM counts
                 # prompt tokens), not again when a preempted sequence recomputes it.
                 counters.prompt_tokens_total += seq.prompt_tokens
+            if seq.first_token_s is None:  # a recompute keeps it: once per sequence
+                seq.first_token_s = now  # an embedding's one output is its vector
+                if self.observer is not None:
+                    self.observer.on_first_token(self.name, seq)
             if seq.kind == "embedding":
                 self._finish(seq, now, "stop")
                 finished = True
                 continue
             seq.generated += 1
             decoded += 1
-            if seq.first_token_s is None:
-                seq.first_token_s = now
             seq.sink.on_tokens(seq, 1)
             if seq.generated >= seq.output_tokens and seq.state == SEQ_RUNNING:
                 self._finish(seq, now, seq.finish_reason)

@@ -110,13 +110,15 @@ class FixedLatencyEngine:
             t_due, _, seq = heapq.heappop(due)
             if seq.state != SEQ_RUNNING:
                 continue
+            if seq.first_token_s is None:
+                seq.first_token_s = now  # an image's or embedding's one output: the result
+                if self.observer is not None:
+                    self.observer.on_first_token(self.name, seq)
             if seq.kind != "text":
                 self._finish(seq, now, "stop")
                 continue
             seq.generated += 1
             emitted += 1
-            if seq.first_token_s is None:
-                seq.first_token_s = now
             seq.sink.on_tokens(seq, 1)
             if seq.state != SEQ_RUNNING:
                 continue  # the sink aborted it (client gone)

@@ -126,5 +126,6 @@ class ImageEngine:
             self.counters.generation_tokens_total += seq.output_tokens
             self.counters.count_finish("stop")
             if self.observer is not None:
+                self.observer.on_first_token(self.name, seq)
                 self.observer.on_finished(self.name, seq, "stop")
             seq.sink.on_finish(seq, "stop")

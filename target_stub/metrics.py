@@ -10,11 +10,15 @@ bounds (vllm/v1/metrics/loggers.py). Fleet series use the ``surgebench:`` prefix
 
 Cheap on the hot path: gauges and counters are read from the engines at scrape time; the
 histograms are fed by one :class:`ReplicaMetrics` observer per engine, called once per
-engine step and once per finished request, never per token. Two documented differences
-from vLLM: request histograms are observed when the request finishes (vLLM observes TTFT
-at the first token), and ``vllm:inter_token_latency_seconds`` gets each request's mean gap,
-``generated - 1`` times, so its ``_sum`` and ``_count`` equal vLLM's exactly while its
-buckets are smoothed within a request. Aborted requests are counted, not timed.
+engine step, once per request at its first output and once per finished request, never
+per token. As in vLLM, ``vllm:time_to_first_token_seconds`` is observed when the first
+output is produced (an image's or embedding's is its whole result), so a scrape during a
+long stream already holds that request's TTFT, and a request aborted or killed after its
+first token keeps it; one that ends before its first token has none. The other request
+histograms are observed when the request finishes; aborted requests are counted, not timed.
+One documented difference from vLLM: ``vllm:inter_token_latency_seconds`` gets each
+request's mean gap, ``generated - 1`` times, so its ``_sum`` and ``_count`` equal vLLM's
+exactly while its buckets are smoothed within a request.
 Times are seconds on the engine clock; TTFT and E2E include the replica's frontend delay.
 """
 
@@ -179,13 +183,16 @@ class ReplicaMetrics:
     def on_step(self, engine: str, duration_s: float, tokens: int, decoded: int) -> None:
         self._iteration.observe(tokens)
 
+    def on_first_token(self, engine: str, seq: EngineSequence) -> None:
+        if seq.first_token_s is not None:
+            self._ttft.observe(seq.first_token_s - seq.arrival_s + self.frontend_s)
+
     def on_finished(self, engine: str, seq: EngineSequence, reason: FinishReason) -> None:
         if reason == "abort" or seq.finished_s is None:
             return
         arrival = seq.arrival_s
         scheduled = seq.first_scheduled_s if seq.first_scheduled_s is not None else arrival
         first = seq.first_token_s if seq.first_token_s is not None else seq.finished_s
-        self._ttft.observe(first - arrival + self.frontend_s)
         self._e2e.observe(seq.finished_s - arrival + self.frontend_s)
         self._queue.observe(scheduled - arrival)
         self._inference.observe(seq.finished_s - scheduled)
