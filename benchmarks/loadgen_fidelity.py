@@ -105,6 +105,10 @@ class Point:
     server_cpu_frac: float
     load_avg: float
     """The machine's 1-minute load average at the end of the point (other jobs included)."""
+    server_late_mean_ms: float
+    """The server's mean lag behind the due times of its writes (NaN: not measured)."""
+    server_late_frac: float
+    """Fraction of the server's writes more than 1 ms behind their due time."""
     sustained: bool
 
 
@@ -127,6 +131,7 @@ def _start_server(args: argparse.Namespace, cores: tuple[int, int] | None) -> tu
             sys.executable, str(REFERENCE_SERVER), "--ttft-ms", str(args.ttft_ms),
             "--itl-ms", str(args.itl_ms), "--tokens", str(args.tokens),
         ]  # fmt: skip
+        cmd += ["--stats-file", str(args.stats_file)]
     if cores is not None:
         cmd = ["taskset", "-c", str(cores[0]), *cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -204,6 +209,7 @@ def _measure(
         proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         locust_ps, server_ps = psutil.Process(proc.pid), psutil.Process(server.pid)
         time.sleep(args.warmup_s)
+        stats_before = _server_stats(args)
         locust_ps.cpu_percent(None)
         server_ps.cpu_percent(None)
         cpu_l, cpu_s = [], []
@@ -212,6 +218,7 @@ def _measure(
             time.sleep(1.0)
             cpu_l.append(locust_ps.cpu_percent(None) / 100)
             cpu_s.append(server_ps.cpu_percent(None) / 100)
+        truth = _truth(args, stats_before, _server_stats(args))
         proc.wait(timeout=120)
         log.close()
         rows = _samples(reader, work)
@@ -219,7 +226,53 @@ def _measure(
             raise RuntimeError(
                 f"{reader} recorded nothing: {(work / 'locust.log').read_text()[-2000:]}"
             )
-    return _point(reader, n, rows, cpu_l=cpu_l, cpu_s=cpu_s, args=args)
+    return _point(reader, n, rows, cpu_l=cpu_l, cpu_s=cpu_s, args=args, truth=truth)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the server actually did over the window (nominal values for ``--server stub``)."""
+
+    ttft_ms: float
+    itl_ms: float
+    late_mean_ms: float
+    late_frac: float
+
+
+def _server_stats(args: argparse.Namespace) -> dict[str, float] | None:
+    if args.server != "reference":
+        return None
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            stats: dict[str, float] = json.loads(Path(args.stats_file).read_text())
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+            continue
+        return stats
+
+
+def _truth(
+    args: argparse.Namespace, before: dict[str, float] | None, after: dict[str, float] | None
+) -> Truth:
+    if before is None or after is None:
+        nan = float("nan")
+        return Truth(args.ttft_ms, args.itl_ms, nan, nan)
+
+    def delta(key: str) -> float:
+        return after[key] - before[key]
+
+    firsts, gaps = delta("first_tokens"), delta("gaps")
+    if firsts <= 0 or gaps <= 0:
+        raise RuntimeError(f"the reference server wrote no tokens in the window: {after}")
+    return Truth(
+        ttft_ms=delta("ttft_sum_s") / firsts * 1000,
+        itl_ms=delta("gap_sum_s") / gaps * 1000,
+        late_mean_ms=delta("late_sum_s") / (firsts + gaps) * 1000,
+        late_frac=delta("late_over_1ms") / (firsts + gaps),
+    )
 
 
 def _point(
@@ -230,6 +283,7 @@ def _point(
     cpu_l: list[float],
     cpu_s: list[float],
     args: argparse.Namespace,
+    truth: Truth,
 ) -> Point:
     start = min(s for s, _, _ in rows)
     lo, hi = start + args.warmup_s, start + args.warmup_s + args.duration_s
@@ -240,14 +294,14 @@ def _point(
     tokens = sum(len(t) for s, t, d in rows if lo <= d < hi)
     ttft_mean = statistics.fmean(ttft) if ttft else float("nan")
     itl_mean = statistics.fmean(itl) if itl else float("nan")
-    ttft_err = ttft_mean / args.ttft_ms - 1
-    itl_err = itl_mean / args.itl_ms - 1
+    ttft_err = ttft_mean / truth.ttft_ms - 1
+    itl_err = itl_mean / truth.itl_ms - 1
     concurrency = busy_s / (hi - lo)
     return Point(
         reader=reader,
         streams=n,
-        ttft_truth_ms=args.ttft_ms,
-        itl_truth_ms=args.itl_ms,
+        ttft_truth_ms=round(truth.ttft_ms, 2),
+        itl_truth_ms=round(truth.itl_ms, 3),
         requests=len(window),
         ttft_mean_ms=round(ttft_mean, 2),
         ttft_err_frac=round(ttft_err, 4),
@@ -259,6 +313,8 @@ def _point(
         loadgen_cpu_frac=round(statistics.fmean(cpu_l), 2) if cpu_l else float("nan"),
         server_cpu_frac=round(statistics.fmean(cpu_s), 2) if cpu_s else float("nan"),
         load_avg=round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else float("nan"),
+        server_late_mean_ms=round(truth.late_mean_ms, 2),
+        server_late_frac=round(truth.late_frac, 4),
         sustained=abs(ttft_err) <= TOLERANCE_FRAC
         and abs(itl_err) <= TOLERANCE_FRAC
         and concurrency >= 0.95 * n,
@@ -282,12 +338,15 @@ def _machine() -> str:
 
 def _table(points: list[Point]) -> str:
     head = (
-        "| reader | streams | TTFT mean ms (err) | TTFT p99 ms | ITL mean ms (err) | "
-        "concurrency | tokens/s | loadgen CPU | server CPU | load avg | within 5 % |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|\n"
+        "| reader | streams | server TTFT / ITL ms | server late: mean ms, > 1 ms | "
+        "TTFT mean ms (err) | TTFT p99 ms | ITL mean ms (err) | concurrency | tokens/s | "
+        "loadgen CPU | server CPU | load avg | within 5 % |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|\n"
     )
     rows = [
-        f"| {p.reader} | {p.streams} | {p.ttft_mean_ms:.1f} ({p.ttft_err_frac:+.1%}) | "
+        f"| {p.reader} | {p.streams} | {p.ttft_truth_ms:.1f} / {p.itl_truth_ms:.2f} | "
+        f"{p.server_late_mean_ms:.2f}, {p.server_late_frac:.1%} | "
+        f"{p.ttft_mean_ms:.1f} ({p.ttft_err_frac:+.1%}) | "
         f"{p.ttft_p99_ms:.0f} | {p.itl_mean_ms:.2f} ({p.itl_err_frac:+.1%}) | {p.concurrency:.0f} "
         f"| {p.tokens_per_s:,} | {p.loadgen_cpu_frac:.0%} | {p.server_cpu_frac:.0%} | "
         f"{p.load_avg:.1f} | {'yes' if p.sustained else 'no'} |"
@@ -314,6 +373,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown readers {unknown}; known: {', '.join(READERS)}")
     cores = _cores()
+    work = Path(tempfile.mkdtemp(prefix="loadgen-fidelity-server-"))
+    args.stats_file = work / "server-stats.json"
     print(f"machine: {_machine()}; pinned: {cores is not None}", flush=True)
     server, url = _start_server(args, cores)
     points = []
@@ -326,6 +387,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
     print(_table(points))
     if args.out:
         Path(args.out).write_text(json.dumps([asdict(p) for p in points], indent=2) + "\n")

@@ -16,6 +16,7 @@ import gevent
 from locustfiles.api_request import ROUTES, ApiCall, RequestStyle
 from locustfiles.connection import ConnectError, ConnectionPool, Endpoint, api_endpoint, get_json
 from locustfiles.llm_client import ClientSettings
+from locustfiles.loop_reader import read_stream_in_loop
 from locustfiles.open_loop import CallFactory, OpenLoopGenerator
 from locustfiles.options import LoadOptions, read_api_key
 from locustfiles.recorder import RecordSink
@@ -39,6 +40,7 @@ def start_requests(state: ProcessState, options: LoadOptions) -> None:
     headers = request_headers(options)
     model = resolve_model(options, endpoint, headers)
     state.deadline_guard = gevent_deadline
+    state.stream_reader = read_stream_in_loop
     state.settings = ClientSettings(
         headers=tuple(headers),
         request_timeout_s=options.request_timeout_s,

@@ -8,21 +8,28 @@ timestamps it immediately. Under Locust the stdlib ``socket``/``ssl`` modules ar
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import dataclasses
 import json
 import math
+import os
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 from urllib.parse import urlsplit
 
 from locustfiles.http_wire import HEAD_END, BodyDecoder, ProtocolError, ResponseHead, parse_head
 
 RECV_BYTES: Final = 65536
+SO_TIMESTAMPNS: Final = 35
+"""Linux's ``SO_TIMESTAMPNS`` (also the ``SCM_TIMESTAMPNS`` control message type); the
+``socket`` module does not export it."""
+KERNEL_RX_TIMESTAMPS: Final = sys.platform.startswith("linux")
 _MAX_HEAD_BYTES: Final = 65536
 
 
@@ -92,14 +99,21 @@ def encode_request(
 class HttpConnection:
     """One socket; reusable for the next request once a response was read to its end."""
 
-    __slots__ = ("_leftover", "_sock", "_timeout_s", "last_read_perf", "requests_sent", "reusable")
+    __slots__ = (
+        "_leftover", "_loop_sock", "_sock", "_timeout_s", "_tls", "last_read_perf",
+        "last_send_perf", "requests_sent", "reusable",
+    )  # fmt: skip
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, tls: bool = False) -> None:
         self._sock = sock
+        self._tls = tls
+        self._loop_sock: socket.socket | None = None
         self._timeout_s: float | None = -1.0  # unknown: the first call sets it
         self._leftover = b""
         self.last_read_perf = 0.0
         """``time.perf_counter()`` right after the latest socket read returned: the arrival time."""
+        self.last_send_perf = 0.0
+        """``time.perf_counter()`` right before the latest request was handed to the socket."""
         self.reusable = True
         self.requests_sent = 0
 
@@ -119,7 +133,7 @@ class HttpConnection:
                 sock = context.wrap_socket(sock, server_hostname=endpoint.host)
         except (OSError, ssl.SSLError) as exc:
             raise ConnectError(f"{type(exc).__name__}: {exc}") from exc
-        return cls(sock)
+        return cls(sock, tls=endpoint.scheme == "https")
 
     def _set_timeout(self, deadline_perf: float) -> None:
         timeout_s = _remaining_s(deadline_perf)
@@ -132,6 +146,9 @@ class HttpConnection:
     def send(self, data: bytes, *, deadline_perf: float) -> None:
         self._set_timeout(deadline_perf)
         self.requests_sent += 1
+        # Stamped here, at the send itself: a pause (a GC, another greenlet) between
+        # building the request and sending it is not the target's latency.
+        self.last_send_perf = time.perf_counter()
         self._sock.sendall(data)
 
     def recv(self, *, deadline_perf: float) -> bytes:
@@ -148,6 +165,25 @@ class HttpConnection:
         data = self._sock.recv(RECV_BYTES)
         self.last_read_perf = time.perf_counter()
         return data
+
+    def loop_socket(self) -> socket.socket | None:
+        """A plain socket object for an event loop to read the body from directly, or None.
+
+        It wraps a duplicate of this connection's descriptor in the C socket type (never
+        gevent's cooperative one; the descriptor is already non-blocking), made once per
+        connection, with kernel receive timestamps switched on where the platform has them
+        (``SO_TIMESTAMPNS``, Linux). None for TLS (the ``ssl`` layer must do the reads) and
+        when bytes are already buffered here (the caller must take them through ``recv``).
+        """
+        if self._leftover or self._tls:
+            return None
+        if self._loop_sock is None:
+            raw = _socket.socket(fileno=os.dup(self._sock.fileno()))
+            if KERNEL_RX_TIMESTAMPS:
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            self._loop_sock = cast(socket.socket, raw)
+        return self._loop_sock
 
     def read_head(self, *, deadline_perf: float) -> tuple[ResponseHead, bytes]:
         """Read up to the end of the response head; returns it and the body bytes already read."""
@@ -200,6 +236,9 @@ class HttpConnection:
         self.reusable = False
         with contextlib.suppress(OSError):
             self._sock.close()
+        if self._loop_sock is not None:
+            with contextlib.suppress(OSError):
+                self._loop_sock.close()
 
 
 def _remaining_s(deadline_perf: float) -> float | None:

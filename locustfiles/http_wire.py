@@ -88,6 +88,17 @@ class BodyDecoder:
         """True when the body ends only when the server closes the connection."""
         return self._mode == "close"
 
+    @property
+    def between_chunks(self) -> bool:
+        """Chunked and at a chunk boundary: the next bytes start a chunk-size line."""
+        return (
+            self._mode == "chunked"
+            and not self.complete
+            and not self._buf
+            and not self._chunk_left
+            and not self._in_trailer
+        )
+
     def feed(self, data: bytes) -> bytes:
         """Return the body bytes contained in ``data``; extra bytes after the end are an error."""
         if self._mode == "chunked":

@@ -34,13 +34,14 @@ from locustfiles.http_wire import BodyDecoder, ProtocolError
 from locustfiles.records import RequestRecord
 from locustfiles.response_reader import (
     Attempt,
+    StreamReader,
     failed,
     read_error,
     read_json,
     read_stream,
     timed_out,
 )
-from locustfiles.timing import RunClock, inter_token_latencies_s, tokens_per_chunk
+from locustfiles.timing import RunClock, rounded_inter_token_latencies_s, tokens_per_chunk
 
 INTERRUPTED: Final = "interrupted"
 """Error text prefix of requests cut by the end of the run (Locust killing the greenlet)."""
@@ -93,8 +94,10 @@ class LlmClient:
         ids: itertools.count[int],
         sink: Callable[[RequestRecord, bool], None],
         deadline_guard: DeadlineGuard | None = None,
+        stream_reader: StreamReader = read_stream,
     ) -> None:
         self._sink = sink
+        self._read_stream = stream_reader
         self._guard = deadline_guard
         self._pool = pool
         self._image_pool = image_pool or pool
@@ -131,17 +134,16 @@ class LlmClient:
         wire = encode_request(
             "POST", target.path_prefix + api_call.path, target.host_header, headers, api_call.body
         )
-        t_first_sent = time.perf_counter()
+        t_start = time.perf_counter()
         abandon_at = (
             math.inf
             if settings.abandon.abandon_after_s is None
-            else t_first_sent + settings.abandon.abandon_after_s
+            else t_start + settings.abandon.abandon_after_s
         )
         retries = 0
-        attempt = Attempt()
+        first_attempt = attempt = Attempt()
         try:
             while True:
-                attempt = Attempt()
                 self._attempt(
                     pool,
                     attempt,
@@ -153,6 +155,7 @@ class LlmClient:
                 if not self._retry_wait(attempt, retries, abandon_at):
                     break
                 retries += 1
+                attempt = Attempt()
         except BaseException as exc:
             # Killed from outside (GreenletExit, KeyboardInterrupt): keep what was measured.
             failed(attempt, "aborted", f"{INTERRUPTED}: {type(exc).__name__}")
@@ -161,7 +164,7 @@ class LlmClient:
                 self._record(
                     api_call,
                     attempt,
-                    t_first_sent=t_first_sent,
+                    t_first_sent=first_attempt.t_sent or t_start,
                     t_intended_s=t_intended_s,
                     user_class=user_class,
                     retries=retries,
@@ -169,10 +172,11 @@ class LlmClient:
                 False,
             )
             raise
+        # The first attempt's send; the start of the call if it never sent (connect failed).
         record = self._record(
             api_call,
             attempt,
-            t_first_sent=t_first_sent,
+            t_first_sent=first_attempt.t_sent or t_start,
             t_intended_s=t_intended_s,
             user_class=user_class,
             retries=retries,
@@ -241,6 +245,7 @@ class LlmClient:
             reused = conn.requests_sent > 0
             try:
                 conn.send(wire, deadline_perf=deadline)
+                attempt.t_sent = conn.last_send_perf
                 head, first = conn.read_head(deadline_perf=deadline)
             except (NothingReceivedError, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
@@ -269,7 +274,7 @@ class LlmClient:
             if head.status != 200:
                 read_error(conn, decoder, first, deadline, attempt)
             elif stream:
-                read_stream(
+                self._read_stream(
                     conn,
                     decoder,
                     first,
@@ -319,7 +324,7 @@ class LlmClient:
         itl: list[float] | None = None
         if streamed and len(times) > 1:
             tokens = tokens_per_chunk(attempt.content_chars, attempt.completion_tokens)
-            itl = [round(x, _ROUND_DIGITS) for x in inter_token_latencies_s(times, tokens)]
+            itl = rounded_inter_token_latencies_s(times, tokens)
         stage_t = t_intended_s if t_intended_s is not None else t_sent_s
         return RequestRecord(
             request_id=f"{self._process_id}-{next(self._ids)}",

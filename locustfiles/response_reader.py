@@ -10,13 +10,19 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 
 from locustfiles.connection import HttpConnection
 from locustfiles.http_wire import BodyDecoder
-from locustfiles.streaming import SseDecoder, read_chunk
+from locustfiles.streaming import (
+    SseDecoder,
+    StreamChunk,
+    read_chunk,
+    read_chunk_bytes,
+    single_data_line,
+)
 
 _MAX_ERROR_BODY_BYTES: Final = 4096
 
@@ -25,6 +31,8 @@ _MAX_ERROR_BODY_BYTES: Final = 4096
 class Attempt:
     """What one attempt observed; perf_counter timestamps."""
 
+    t_sent: float | None = None
+    """When the request's bytes were handed to the socket (``HttpConnection.send``)."""
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     error_kind: str | None = None
@@ -38,6 +46,80 @@ class Attempt:
     t_done: float = 0.0
 
 
+class StreamParser:
+    """Turns the body bytes of one SSE stream into the attempt's observations.
+
+    ``feed(piece, t)`` takes the body bytes one socket read returned and ``t``, the
+    ``perf_counter`` value taken right after that read; ``end()`` checks the stream ended
+    properly. Shared by the greenlet reader below and the event-loop reader
+    (``locustfiles/loop_reader.py``), so both measure the same way.
+    """
+
+    __slots__ = ("_attempt", "_collect_text", "_sse", "done")
+
+    def __init__(self, attempt: Attempt, *, collect_text: bool) -> None:
+        self._attempt = attempt
+        self._collect_text = collect_text
+        self._sse = SseDecoder()
+        self.done = False
+
+    def feed(self, piece: bytes, t: float) -> None:
+        sse = self._sse
+        if sse.idle:
+            # Fast path for one ``data:`` event per read: no SseEvent, no str decode.
+            data = single_data_line(piece)
+            if data is not None:
+                chunk = read_chunk_bytes(data)
+                if chunk is not None:
+                    self.take(chunk, t)
+                    return
+        for event in sse.feed(piece):
+            self.take(read_chunk(event.data), t)
+
+    @property
+    def idle(self) -> bool:
+        """Between SSE events: a whole one-line ``data:`` event may bypass ``feed``."""
+        return self._sse.idle
+
+    def take(self, chunk: StreamChunk, t: float) -> None:
+        """Record one parsed event that arrived at ``t``."""
+        attempt = self._attempt
+        if attempt.t_first_chunk is None:
+            attempt.t_first_chunk = t
+        if chunk.content_chars:
+            attempt.content_times.append(t)
+            attempt.content_chars.append(chunk.content_chars)
+            if self._collect_text:
+                attempt.text_parts.append(chunk.text)
+        if chunk.completion_tokens is not None:
+            attempt.completion_tokens = chunk.completion_tokens
+            attempt.prompt_tokens = chunk.prompt_tokens
+        if chunk.error is not None:
+            attempt.error_kind, attempt.error = "aborted", chunk.error[:200]
+        if chunk.done:
+            self.done = True
+
+    def end(self) -> None:
+        attempt = self._attempt
+        if not self.done and attempt.error_kind is None:
+            attempt.error_kind, attempt.error = "protocol", "stream ended without data: [DONE]"
+
+
+class StreamReader(Protocol):
+    """How a stream's body is read: ``read_stream`` or ``loop_reader.read_stream_in_loop``."""
+
+    def __call__(
+        self,
+        conn: HttpConnection,
+        decoder: BodyDecoder,
+        first: bytes,
+        *,
+        deadline: float,
+        attempt: Attempt,
+        collect_text: bool,
+    ) -> None: ...
+
+
 def read_stream(
     conn: HttpConnection,
     decoder: BodyDecoder,
@@ -47,29 +129,11 @@ def read_stream(
     attempt: Attempt,
     collect_text: bool,
 ) -> None:
-    sse = SseDecoder()
-    times = attempt.content_times
-    chars = attempt.content_chars
-    done = False
+    """Read a stream in the calling greenlet (or thread): one wake-up per socket read."""
+    parser = StreamParser(attempt, collect_text=collect_text)
     for piece in conn.iter_body(decoder, first, deadline_perf=deadline):
-        t = conn.last_read_perf  # when these bytes arrived, before any parsing
-        for event in sse.feed(piece):
-            if attempt.t_first_chunk is None:
-                attempt.t_first_chunk = t
-            chunk = read_chunk(event.data)
-            if chunk.content_chars:
-                times.append(t)
-                chars.append(chunk.content_chars)
-                if collect_text:
-                    attempt.text_parts.append(chunk.text)
-            if chunk.completion_tokens is not None:
-                attempt.completion_tokens = chunk.completion_tokens
-                attempt.prompt_tokens = chunk.prompt_tokens
-            if chunk.error is not None:
-                attempt.error_kind, attempt.error = "aborted", chunk.error[:200]
-            done = done or chunk.done
-    if not done and attempt.error_kind is None:
-        attempt.error_kind, attempt.error = "protocol", "stream ended without data: [DONE]"
+        parser.feed(piece, conn.last_read_perf)  # when these bytes arrived, before parsing
+    parser.end()
 
 
 def read_json(

@@ -21,6 +21,7 @@ from locustfiles.llm_client import ClientSettings, DeadlineGuard, LlmClient
 from locustfiles.options import LoadOptions
 from locustfiles.recorder import RecordSink
 from locustfiles.records import RequestRecord
+from locustfiles.response_reader import StreamReader, read_stream
 from locustfiles.timing import RunClock
 from locustfiles.workload import Workload
 
@@ -68,6 +69,7 @@ class ProcessState:
         self.style: RequestStyle | None = None
         self.settings: ClientSettings | None = None
         self.deadline_guard: DeadlineGuard | None = None
+        self.stream_reader: StreamReader = read_stream
         self.total_rate_rps: float | None = None  # master/local: last published total
         self.process_rate_rps = 0.0  # this process's share of the open-loop rate
         self.process_fraction = 0.0  # ... as a fraction of the total (1 / processes)
@@ -108,6 +110,7 @@ class ProcessState:
             ids=self.ids,
             sink=self.record,
             deadline_guard=self.deadline_guard,
+            stream_reader=self.stream_reader,
         )
 
     def ready(self) -> bool:

@@ -16,6 +16,7 @@ import orjson
 _LINE_BREAK: Final = re.compile(rb"\r\n|\r|\n")
 _BOM: Final = b"\xef\xbb\xbf"
 DONE_SENTINEL: Final = "[DONE]"
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
 
 
 class SseEvent(NamedTuple):
@@ -43,17 +44,22 @@ class SseDecoder:
         self._event = ""
         self._id: str | None = None
 
-    def feed(self, chunk: bytes) -> list[SseEvent]:
-        if not chunk:
-            return []
-        if (
+    @property
+    def idle(self) -> bool:
+        """Between events: a whole ``data: ...`` event fed now would be dispatched on its own,
+        leaving the decoder as it was (what ``single_data_line`` relies on)."""
+        return (
             self._started
             and not self._pending
             and not self._data
+            and not self._event
             and not self._skip_lf
-            and chunk.endswith(b"\n\n")
-            and b"\r" not in chunk
-        ):
+        )
+
+    def feed(self, chunk: bytes) -> list[SseEvent]:
+        if not chunk:
+            return []
+        if self.idle and chunk.endswith(b"\n\n") and b"\r" not in chunk:
             fast = self._whole_data_events(chunk)
             if fast is not None:
                 return fast
@@ -119,6 +125,36 @@ class SseDecoder:
             self._id = value.decode("utf-8", "replace")
 
 
+def single_data_line(chunk: bytes) -> bytes | None:
+    """The data of ``chunk`` when it is exactly one event of one ``data: `` line, else None.
+
+    What LLM servers send per token. For an ``idle`` decoder, feeding such a chunk yields
+    one event whose ``data`` is this value decoded, so a caller may skip the decoder.
+    """
+    if chunk[:6] == b"data: " and chunk.find(b"\n") == len(chunk) - 2 and chunk[-1:] == b"\n":
+        return None if b"\r" in chunk else chunk[6:-2]
+    return None
+
+
+def chunked_data_line(data: bytes) -> bytes | None:
+    """The event data when ``data`` is exactly one HTTP chunk that holds exactly one SSE event
+    of one ``data: `` line (``<hex>\\r\\ndata: X\\n\\n\\r\\n``), else None.
+
+    For a body decoder between chunks and an idle SSE decoder, feeding such bytes to both
+    yields one event whose data is ``X`` (decoded) and leaves both as they were.
+    """
+    eol = data.find(b"\r\n", 0, 18)
+    end = len(data) - 4
+    if eol <= 0 or data[end:] != b"\n\n\r\n" or data[eol + 2 : eol + 8] != b"data: ":
+        return None
+    size = data[:eol]
+    if size.strip(_HEX_DIGITS) or int(size, 16) != end + 2 - (eol + 2):
+        return None
+    if data.find(b"\n", eol + 8) != end or data.find(b"\r", eol + 2) != end + 2:
+        return None
+    return data[eol + 8 : end]
+
+
 class StreamChunk(NamedTuple):
     """What one OpenAI-style stream chunk means for the measurement.
 
@@ -135,6 +171,7 @@ class StreamChunk(NamedTuple):
 
 
 _DONE_CHUNK: Final = StreamChunk(content_chars=0, text="", done=True)
+_DONE_BYTES: Final = DONE_SENTINEL.encode()
 
 
 def read_chunk(data: str) -> StreamChunk:
@@ -151,6 +188,27 @@ def read_chunk(data: str) -> StreamChunk:
         raise ValueError(f"stream event is not JSON: {data[:80]!r}") from exc
     if type(obj) is not dict:
         raise ValueError(f"stream event is not a JSON object: {data[:80]!r}")
+    return _chunk_of(obj)
+
+
+def read_chunk_bytes(payload: bytes) -> StreamChunk | None:
+    """``read_chunk`` for a ``data`` value still in bytes, without decoding it first.
+
+    Returns None where ``read_chunk`` would need the decoded text to decide (invalid UTF-8,
+    which the SSE decoder replaces, or data that is not a JSON object, which is an error
+    whose message quotes it): the caller then takes the general path. Otherwise the result
+    equals ``read_chunk(payload.decode("utf-8", "replace"))`` (property-tested).
+    """
+    if payload == _DONE_BYTES:
+        return _DONE_CHUNK
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return _chunk_of(obj) if type(obj) is dict else None
+
+
+def _chunk_of(obj: dict[str, Any]) -> StreamChunk:
     error = obj.get("error")
     if error is not None:
         return StreamChunk(content_chars=0, text="", error=_error_text(error))

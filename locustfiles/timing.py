@@ -6,6 +6,7 @@ clock except ``RunClock.now_s``.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +68,20 @@ def inter_token_latencies_s(chunk_times_s: Sequence[float], tokens: Sequence[int
     return [
         (chunk_times_s[i] - chunk_times_s[i - 1]) / tokens[i] for i in range(1, len(chunk_times_s))
     ]
+
+
+def rounded_inter_token_latencies_s(
+    chunk_times_s: Sequence[float], tokens: Sequence[int]
+) -> list[float]:
+    """``inter_token_latencies_s`` rounded half up to the microsecond, as records store them.
+
+    ``int(gap * 1e6 + 0.5) / 1e6`` instead of ``round(gap, 6)``: the gaps are never negative
+    (a monotonic clock), so this is the same rounding but for exact ties, at half the cost,
+    and it runs over every gap of every request.
+    """
+    if tokens.count(1) == len(tokens):
+        return [int((b - a) * 1e6 + 0.5) / 1e6 for a, b in itertools.pairwise(chunk_times_s)]
+    return [int(gap * 1e6 + 0.5) / 1e6 for gap in inter_token_latencies_s(chunk_times_s, tokens)]
 
 
 def ttft_s(record: RequestRecord) -> float | None:

@@ -142,3 +142,13 @@ def test_error_event_and_done() -> None:
 def test_non_object_data_is_a_protocol_error(data: str) -> None:
     with pytest.raises(ValueError, match="stream event"):
         read_chunk(data)
+
+
+def test_event_name_pending_across_feeds_names_the_next_event_only() -> None:
+    # The single-line fast path once ignored an ``event:`` line fed earlier: the name went
+    # to the event after the one it belonged to.
+    decoder = SseDecoder()
+    events: list[SseEvent] = []
+    for chunk in (b"event: foo\n", b"data: x\n\n", b"data: y\n", b"\n"):
+        events.extend(decoder.feed(chunk))
+    assert events == [SseEvent("x", "foo"), SseEvent("y", "message")]

@@ -14,6 +14,7 @@ from locustfiles.timing import (
     e2e_from_intended_s,
     e2e_s,
     inter_token_latencies_s,
+    rounded_inter_token_latencies_s,
     time_to_first_chunk_s,
     tokens_per_chunk,
     tpot_s,
@@ -87,6 +88,33 @@ def test_token_shares_sum_to_the_reported_total(chars: list[int], total: int) ->
 def test_itl_is_divided_by_the_tokens_of_the_later_chunk() -> None:
     itl = inter_token_latencies_s([1.0, 1.02, 1.1], [1, 1, 4])
     assert itl == pytest.approx([0.02, 0.02])
+
+
+@given(
+    st.floats(0.0, 1e6),
+    st.lists(st.floats(0.0, 10.0), min_size=1, max_size=40),
+    st.data(),
+)
+def test_rounded_itl_is_round_to_the_microsecond(
+    start: float, gaps: list[float], data: st.DataObject
+) -> None:
+    times = [start]
+    for gap in gaps:
+        times.append(times[-1] + gap)
+    tokens = data.draw(
+        st.one_of(
+            st.just([1] * len(times)),
+            st.lists(st.integers(1, 5), min_size=len(times), max_size=len(times)),
+        )
+    )
+    exact = inter_token_latencies_s(times, tokens)
+    rounded = rounded_inter_token_latencies_s(times, tokens)
+    assert len(rounded) == len(exact)
+    for got, want in zip(rounded, exact, strict=True):
+        # The same as round(want, 6) except at exact ties, which round up here.
+        assert got == round(want, 6) or abs(got - want) <= 0.5e-6 + 1e-12
+        assert got * 1e6 == pytest.approx(round(got * 1e6), abs=1e-6)
+        assert len(repr(got).split(".")[-1]) <= 6 or "e" in repr(got)
 
 
 def test_run_clock_maps_perf_counter_onto_t0() -> None:
