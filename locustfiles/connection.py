@@ -30,6 +30,7 @@ SO_TIMESTAMPNS: Final = 35
 """Linux's ``SO_TIMESTAMPNS`` (also the ``SCM_TIMESTAMPNS`` control message type); the
 ``socket`` module does not export it."""
 KERNEL_RX_TIMESTAMPS: Final = sys.platform.startswith("linux")
+_HAS_RECVMSG: Final = hasattr(_socket.socket, "recvmsg")  # not on Windows
 _MAX_HEAD_BYTES: Final = 65536
 
 
@@ -170,12 +171,13 @@ class HttpConnection:
         """A plain socket object for an event loop to read the body from directly, or None.
 
         It wraps a duplicate of this connection's descriptor in the C socket type (never
-        gevent's cooperative one; the descriptor is already non-blocking), made once per
+        gevent's cooperative one; under gevent the descriptor is non-blocking), made once per
         connection, with kernel receive timestamps switched on where the platform has them
-        (``SO_TIMESTAMPNS``, Linux). None for TLS (the ``ssl`` layer must do the reads) and
-        when bytes are already buffered here (the caller must take them through ``recv``).
+        (``SO_TIMESTAMPNS``, Linux). None for TLS (the ``ssl`` layer must do the reads), where
+        sockets have no ``recvmsg`` (Windows), and when bytes are already buffered here (the
+        caller must take them through ``recv``).
         """
-        if self._leftover or self._tls:
+        if self._leftover or self._tls or not _HAS_RECVMSG:
             return None
         if self._loop_sock is None:
             raw = _socket.socket(fileno=os.dup(self._sock.fileno()))
