@@ -8,19 +8,17 @@ timestamps it immediately. Under Locust the stdlib ``socket``/``ssl`` modules ar
 
 from __future__ import annotations
 
-import _socket
 import contextlib
 import dataclasses
 import json
 import math
-import os
 import socket
 import ssl
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 from urllib.parse import urlsplit
 
 from locustfiles.http_wire import HEAD_END, BodyDecoder, ProtocolError, ResponseHead, parse_head
@@ -30,7 +28,7 @@ SO_TIMESTAMPNS: Final = 35
 """Linux's ``SO_TIMESTAMPNS`` (also the ``SCM_TIMESTAMPNS`` control message type); the
 ``socket`` module does not export it."""
 KERNEL_RX_TIMESTAMPS: Final = sys.platform.startswith("linux")
-_HAS_RECVMSG: Final = hasattr(_socket.socket, "recvmsg")  # not on Windows
+_HAS_RECVMSG: Final = hasattr(socket.socket, "recvmsg")  # not on Windows
 _MAX_HEAD_BYTES: Final = 65536
 
 
@@ -101,14 +99,14 @@ class HttpConnection:
     """One socket; reusable for the next request once a response was read to its end."""
 
     __slots__ = (
-        "_leftover", "_loop_sock", "_sock", "_timeout_s", "_tls", "last_read_perf",
+        "_leftover", "_sock", "_stamped", "_timeout_s", "_tls", "last_read_perf",
         "last_send_perf", "requests_sent", "reusable",
     )  # fmt: skip
 
     def __init__(self, sock: socket.socket, *, tls: bool = False) -> None:
         self._sock = sock
         self._tls = tls
-        self._loop_sock: socket.socket | None = None
+        self._stamped = False  # kernel receive timestamps requested (loop_socket)
         self._timeout_s: float | None = -1.0  # unknown: the first call sets it
         self._leftover = b""
         self.last_read_perf = 0.0
@@ -168,24 +166,28 @@ class HttpConnection:
         return data
 
     def loop_socket(self) -> socket.socket | None:
-        """A plain socket object for an event loop to read the body from directly, or None.
+        """This connection's socket, switched to non-blocking reads, for an event loop to read
+        the body from directly; or None.
 
-        It wraps a duplicate of this connection's descriptor in the C socket type (never
-        gevent's cooperative one; under gevent the descriptor is non-blocking), made once per
-        connection, with kernel receive timestamps switched on where the platform has them
-        (``SO_TIMESTAMPNS``, Linux). None for TLS (the ``ssl`` layer must do the reads), where
-        sockets have no ``recvmsg`` (Windows), and when bytes are already buffered here (the
-        caller must take them through ``recv``).
+        Timeout 0: a read with nothing to read raises BlockingIOError at once instead of
+        waiting (under gevent, waiting inside the event loop's own callback is an error); the
+        next ``send`` or ``recv`` restores the timeout it needs. Kernel receive timestamps
+        are switched on once per connection where the platform has them (``SO_TIMESTAMPNS``,
+        Linux). None for TLS (the ``ssl`` layer must do the reads), where sockets have no
+        ``recvmsg`` (Windows), and when bytes are already buffered here (the caller must take
+        them through ``recv``).
         """
         if self._leftover or self._tls or not _HAS_RECVMSG:
             return None
-        if self._loop_sock is None:
-            raw = _socket.socket(fileno=os.dup(self._sock.fileno()))
+        if not self._stamped:
+            self._stamped = True
             if KERNEL_RX_TIMESTAMPS:
                 with contextlib.suppress(OSError):
-                    raw.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            self._loop_sock = cast(socket.socket, raw)
-        return self._loop_sock
+                    self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        if self._timeout_s != 0.0:
+            self._sock.settimeout(0.0)
+            self._timeout_s = 0.0
+        return self._sock
 
     def read_head(self, *, deadline_perf: float) -> tuple[ResponseHead, bytes]:
         """Read up to the end of the response head; returns it and the body bytes already read."""
@@ -238,9 +240,6 @@ class HttpConnection:
         self.reusable = False
         with contextlib.suppress(OSError):
             self._sock.close()
-        if self._loop_sock is not None:
-            with contextlib.suppress(OSError):
-                self._loop_sock.close()
 
 
 def _remaining_s(deadline_perf: float) -> float | None:

@@ -81,7 +81,11 @@ class _LoopStream:
         self, conn: HttpConnection, sock: socket.socket, decoder: BodyDecoder, parser: StreamParser
     ) -> None:
         self._conn = conn
-        self._sock = sock
+        # gevent's socket wraps the C socket object in ``_sock`` (non-blocking under gevent);
+        # reading that directly skips gevent's Python-level retry loop once per token. Should
+        # gevent rename it, the wrapper with its timeout 0 (``loop_socket``) behaves the
+        # same, a little slower.
+        self._sock: socket.socket = getattr(sock, "_sock", sock)
         self._decoder = decoder
         self._parser = parser
         self.watcher: Any = gevent.get_hub().loop.io(sock.fileno(), _READ)
