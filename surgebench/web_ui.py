@@ -107,6 +107,7 @@ def serve_ui(opts: UiOptions) -> int:
         url = f"http://{WEB_HOST}:{web_port}"
         _wait_for_ui(proc, url, opts.ready_timeout_s, log_dir / "locust.log")
         print(f"Locust web UI: {url}  (Ctrl-C to stop)", flush=True)
+        print(f"LLM view (TTFT, TPOT, tokens/s, the stub's queue and KV): {url}/llm", flush=True)
         while proc.poll() is None:
             time.sleep(0.2)
         return int(ExitCode.OK) if proc.returncode in (0, 1) else int(ExitCode.USAGE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -43,6 +44,13 @@ def test_ui_serves_every_profile_shape_and_stops_on_ctrl_c(tmp_path: Path) -> No
         assert url is not None, "".join(lines)
         with urllib.request.urlopen(url, timeout=10) as response:
             page = response.read().decode("utf-8")
+        assert f"LLM view (TTFT, TPOT, tokens/s, the stub's queue and KV): {url}/llm" in "".join(
+            lines
+        )
+        with urllib.request.urlopen(f"{url}/llm", timeout=10) as response:
+            assert 'src="llm/assets/llm.js"' in response.read().decode("utf-8")
+        with urllib.request.urlopen(f"{url}/llm/data", timeout=10) as response:
+            assert isinstance(json.loads(response.read()), dict)
         offered = re.search(r'"available_shape_classes": \[([^\]]*)\]', page)
         assert offered is not None
         for name in BUILDERS:
