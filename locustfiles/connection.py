@@ -14,8 +14,10 @@ import json
 import math
 import socket
 import ssl
+import struct
 import sys
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -28,6 +30,9 @@ SO_TIMESTAMPNS: Final = 35
 """Linux's ``SO_TIMESTAMPNS`` (also the ``SCM_TIMESTAMPNS`` control message type); the
 ``socket`` module does not export it."""
 KERNEL_RX_TIMESTAMPS: Final = sys.platform.startswith("linux")
+ANCILLARY_BYTES: Final = 64  # room for one timespec control message
+_TIMESPEC: Final = struct.Struct("@qq")  # tv_sec, tv_nsec (64-bit Linux)
+_MAX_AGE_NS: Final = 60_000_000_000  # an older stamp means a clock step: not used
 _HAS_RECVMSG: Final = hasattr(socket.socket, "recvmsg")  # not on Windows
 _MAX_HEAD_BYTES: Final = 65536
 
@@ -106,11 +111,18 @@ class HttpConnection:
     def __init__(self, sock: socket.socket, *, tls: bool = False) -> None:
         self._sock = sock
         self._tls = tls
-        self._stamped = False  # kernel receive timestamps requested (loop_socket)
+        # Kernel receive timestamps for every read of a plain-TCP socket (see ``recv``).
+        self._stamped = not tls and _HAS_RECVMSG and KERNEL_RX_TIMESTAMPS
+        if self._stamped:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            except OSError:
+                self._stamped = False
         self._timeout_s: float | None = -1.0  # unknown: the first call sets it
         self._leftover = b""
         self.last_read_perf = 0.0
-        """``time.perf_counter()`` right after the latest socket read returned: the arrival time."""
+        """When the latest read's bytes arrived, on ``time.perf_counter``: the kernel's receive
+        stamp where there is one (plain TCP on Linux), else right after the read returned."""
         self.last_send_perf = 0.0
         """``time.perf_counter()`` right before the latest request was handed to the socket."""
         self.reusable = True
@@ -161,8 +173,13 @@ class HttpConnection:
             return data
         if deadline_perf != math.inf or self._timeout_s is not None:
             self._set_timeout(deadline_perf)
-        data = self._sock.recv(RECV_BYTES)
-        self.last_read_perf = time.perf_counter()
+        if not self._stamped:
+            data = self._sock.recv(RECV_BYTES)
+            self.last_read_perf = time.perf_counter()
+            return data
+        data, ancillary, _, _ = self._sock.recvmsg(RECV_BYTES, ANCILLARY_BYTES)
+        t = time.perf_counter()
+        self.last_read_perf = arrival_perf(ancillary, t, time.time_ns()) if ancillary else t
         return data
 
     def loop_socket(self) -> socket.socket | None:
@@ -171,19 +188,14 @@ class HttpConnection:
 
         Timeout 0: a read with nothing to read raises BlockingIOError at once instead of
         waiting (under gevent, waiting inside the event loop's own callback is an error); the
-        next ``send`` or ``recv`` restores the timeout it needs. Kernel receive timestamps
-        are switched on once per connection where the platform has them (``SO_TIMESTAMPNS``,
-        Linux). None for TLS (the ``ssl`` layer must do the reads), where sockets have no
-        ``recvmsg`` (Windows), and when bytes are already buffered here (the caller must take
-        them through ``recv``).
+        next ``send`` or ``recv`` restores the timeout it needs. Reads carry kernel receive
+        timestamps where the platform has them (``SO_TIMESTAMPNS``, Linux; read them with
+        ``recvmsg(RECV_BYTES, ANCILLARY_BYTES)`` and ``arrival_perf``). None for TLS (the
+        ``ssl`` layer must do the reads), where sockets have no ``recvmsg`` (Windows), and
+        when bytes are already buffered here (the caller must take them through ``recv``).
         """
         if self._leftover or self._tls or not _HAS_RECVMSG:
             return None
-        if not self._stamped:
-            self._stamped = True
-            if KERNEL_RX_TIMESTAMPS:
-                with contextlib.suppress(OSError):
-                    self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         if self._timeout_s != 0.0:
             self._sock.settimeout(0.0)
             self._timeout_s = 0.0
@@ -242,6 +254,48 @@ class HttpConnection:
             self._sock.close()
 
 
+def timestamp_keeper() -> socket.socket | None:
+    """A socket whose only job is to keep the kernel's receive timestamps switched on.
+
+    Linux starts stamping received packets, for the whole host, in deferred work after the
+    first socket asks, and stops when the last one closes: a connection's first packets can
+    arrive before stamping is on, and then carry no stamp (measured: a response head read
+    in the same moment). A pool holds one for its lifetime, so that stamping is on before
+    its first connection opens. None where there are no kernel receive timestamps.
+    """
+    if not KERNEL_RX_TIMESTAMPS:
+        return None
+    try:
+        keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return None
+    try:
+        keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        keeper.close()
+        return None
+    return keeper
+
+
+def arrival_perf(
+    ancillary: list[tuple[int, int, bytes]], read_perf: float, read_epoch_ns: int
+) -> float:
+    """The ``perf_counter`` time the kernel stamped on a read's data (``SO_TIMESTAMPNS``).
+
+    ``read_perf`` and ``read_epoch_ns`` (``time.time_ns()``) are taken right after the read;
+    the stamp's age on the real-time clock (exact integer nanoseconds) is subtracted from
+    ``read_perf``. A read of several segments carries the last one's stamp. A missing,
+    future or implausibly old stamp (a clock step) leaves ``read_perf``.
+    """
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            age_ns: int = read_epoch_ns - (sec * 1_000_000_000 + nsec)
+            if 0 <= age_ns < _MAX_AGE_NS:
+                return read_perf - age_ns / 1e9
+    return read_perf
+
+
 def _remaining_s(deadline_perf: float) -> float | None:
     if deadline_perf == math.inf:
         return None
@@ -291,6 +345,9 @@ class ConnectionPool:
         self._connect_timeout_s = connect_timeout_s
         self._tls = tls
         self._idle: list[HttpConnection] = []
+        keeper = timestamp_keeper()
+        # Closed by close(), or when the pool is collected (no warning about a lost socket).
+        self._close_keeper = weakref.finalize(self, keeper.close) if keeper else None
 
     def acquire(self) -> HttpConnection:
         if self._idle:
@@ -310,3 +367,5 @@ class ConnectionPool:
     def close(self) -> None:
         while self._idle:
             self._idle.pop().close()
+        if self._close_keeper is not None:
+            self._close_keeper()

@@ -237,6 +237,7 @@ class LlmClient:
     ) -> None:
         conn: HttpConnection | None = None
         for fresh in (False, True):
+            t_connect = time.perf_counter()
             try:
                 conn = pool.acquire() if not fresh else pool.open()
             except ConnectError as exc:
@@ -245,7 +246,10 @@ class LlmClient:
             reused = conn.requests_sent > 0
             try:
                 conn.send(wire, deadline_perf=deadline)
-                attempt.t_sent = conn.last_send_perf
+                if attempt.t_sent is None:
+                    # A new connection's TCP/TLS set-up is part of the request's latency (as
+                    # in vllm bench serve); on a kept-alive one, the moment of the send.
+                    attempt.t_sent = conn.last_send_perf if reused else t_connect
                 head, first = conn.read_head(deadline_perf=deadline)
             except (NothingReceivedError, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import socket
-import struct
 import time
 from typing import Any, Final
 
@@ -39,37 +38,17 @@ import gevent
 from gevent.hub import Waiter
 
 from locustfiles.connection import (
+    ANCILLARY_BYTES,
     RECV_BYTES,
-    SO_TIMESTAMPNS,
     ConnectionClosedError,
     HttpConnection,
+    arrival_perf,
 )
 from locustfiles.http_wire import BodyDecoder
 from locustfiles.response_reader import Attempt, StreamParser, read_stream
 from locustfiles.streaming import chunked_data_line, read_chunk_bytes
 
 _READ: Final = 1  # libev's EV_READ
-_ANCILLARY_BYTES: Final = 64  # room for one timespec control message
-_TIMESPEC: Final = struct.Struct("@qq")  # tv_sec, tv_nsec (64-bit Linux)
-_MAX_AGE_NS: Final = 60_000_000_000  # an older stamp means a clock step: not used
-
-
-def arrival_perf(
-    ancillary: list[tuple[int, int, bytes]], read_perf: float, read_epoch_ns: int
-) -> float:
-    """The ``perf_counter`` time the kernel stamped on a read's data.
-
-    ``read_perf`` and ``read_epoch_ns`` (``time.time_ns()``) are taken right after the read;
-    the stamp's age on the real-time clock is subtracted from ``read_perf``. A missing,
-    future or implausibly old stamp (a clock step) leaves ``read_perf``.
-    """
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-            sec, nsec = _TIMESPEC.unpack_from(data)
-            age_ns: int = read_epoch_ns - (sec * 1_000_000_000 + nsec)
-            if 0 <= age_ns < _MAX_AGE_NS:
-                return read_perf - age_ns / 1e9
-    return read_perf
 
 
 class _LoopStream:
@@ -96,7 +75,7 @@ class _LoopStream:
     def on_readable(self) -> None:
         """Called by the hub: must not block, must not raise (the hub would print it)."""
         try:
-            data, ancillary, _, _ = self._sock.recvmsg(RECV_BYTES, _ANCILLARY_BYTES)
+            data, ancillary, _, _ = self._sock.recvmsg(RECV_BYTES, ANCILLARY_BYTES)
         except BlockingIOError:
             return  # a spurious wake-up: nothing to read yet
         except OSError as exc:
@@ -105,16 +84,16 @@ class _LoopStream:
         t = time.perf_counter()
         if ancillary:
             t = arrival_perf(ancillary, t, time.time_ns())
-        if self._fast and data:
-            payload = chunked_data_line(data)
-            if payload is not None:
-                chunk = read_chunk_bytes(payload)
-                if chunk is not None:
-                    self._parser.take(chunk, t)
-                    return
         try:
+            if self._fast and data:
+                payload = chunked_data_line(data)
+                if payload is not None:
+                    chunk = read_chunk_bytes(payload)
+                    if chunk is not None:
+                        self._parser.take(chunk, t)
+                        return
             self._general(data, t)
-        except Exception as exc:
+        except Exception as exc:  # re-raised in the waiting greenlet, never in the hub
             self._finish(exc)
 
     def _general(self, data: bytes, t: float) -> None:
@@ -174,8 +153,8 @@ def read_stream_in_loop(
     if deadline != math.inf:
         timeout_s = max(deadline - time.perf_counter(), 0.0)
         timer = gevent.Timeout.start_new(timeout_s, TimeoutError("request deadline"))
-    watcher.start(stream.on_readable)
     try:
+        watcher.start(stream.on_readable)
         stream.waiter.get()
     finally:
         watcher.stop()

@@ -15,7 +15,8 @@ endpoint            str         "chat", "completions", "embeddings", "images"
 stage               str | null  profile stage name at the intended (else sent) time
 tier                str | null  user tier ("free", "paid", ...)
 t_intended_s        float|null  open loop: when the request should have been sent; closed: null
-t_sent_s            float       when the first byte of the request was handed to the socket
+t_sent_s            float       first attempt's start on the wire: before the TCP/TLS connect
+                                on a new connection, else its send on a kept-alive one
 t_first_chunk_s     float|null  first SSE event of any kind (vLLM's role chunk) / response body
 t_first_token_s     float|null  first chunk carrying content (text, image, embedding)
 t_last_token_s      float|null  last chunk carrying content

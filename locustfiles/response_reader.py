@@ -32,7 +32,8 @@ class Attempt:
     """What one attempt observed; perf_counter timestamps."""
 
     t_sent: float | None = None
-    """When the request's bytes were handed to the socket (``HttpConnection.send``)."""
+    """When the request started on the wire: before the connect when a new connection was
+    opened for it, else right before its bytes were handed to the kept-alive socket."""
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     error_kind: str | None = None

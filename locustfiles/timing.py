@@ -10,6 +10,7 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import floor
 
 from locustfiles.records import RequestRecord
 
@@ -75,13 +76,12 @@ def rounded_inter_token_latencies_s(
 ) -> list[float]:
     """``inter_token_latencies_s`` rounded half up to the microsecond, as records store them.
 
-    ``int(gap * 1e6 + 0.5) / 1e6`` instead of ``round(gap, 6)``: the gaps are never negative
-    (a monotonic clock), so this is the same rounding but for exact ties, at half the cost,
-    and it runs over every gap of every request.
+    ``floor(gap * 1e6 + 0.5) / 1e6`` instead of ``round(gap, 6)``: the same rounding but for
+    exact ties (which go up), at half the cost; it runs over every gap of every request.
     """
     if tokens.count(1) == len(tokens):
-        return [int((b - a) * 1e6 + 0.5) / 1e6 for a, b in itertools.pairwise(chunk_times_s)]
-    return [int(gap * 1e6 + 0.5) / 1e6 for gap in inter_token_latencies_s(chunk_times_s, tokens)]
+        return [floor((b - a) * 1e6 + 0.5) / 1e6 for a, b in itertools.pairwise(chunk_times_s)]
+    return [floor(gap * 1e6 + 0.5) / 1e6 for gap in inter_token_latencies_s(chunk_times_s, tokens)]
 
 
 def ttft_s(record: RequestRecord) -> float | None:

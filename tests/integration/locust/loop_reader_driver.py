@@ -8,9 +8,10 @@ same process, so the server's write times and the reader's arrival times share o
 
 Input: a JSON list of scenarios, each
 ``{"name", "reader": "loop" (read_stream_in_loop) | "greenlet" (read_stream), "tls": bool,
-"steps": [{"sleep_s", "data"} | {"sleep_s", "close": true}], "deadline_s": float | null,
+"steps": [{"sleep_s", "data", "block_s"?} | {"sleep_s", "close": true}], "deadline_s": float | null,
 "kill_after_s": float | null, "grace_s": float}``; ``data`` is latin-1 text (one character
-per byte); the first step starts with the response head. ``deadline_s`` counts from the
+per byte); the first step starts with the response head; ``block_s`` holds the whole
+process that long right after the write (no greenlet runs). ``deadline_s`` counts from the
 start of the body read.
 
 Output, one line per scenario: ``{"name", "outcome": "ok" or the exception's class name,
@@ -54,6 +55,8 @@ def _serve(listener: socket.socket, steps: list[dict[str, Any]], write_times: li
                 break
             write_times.append(time.perf_counter())
             conn.sendall(step["data"].encode("latin-1"))
+            if step.get("block_s"):
+                _block(step["block_s"])
     finally:
         conn.close()
 
@@ -62,6 +65,14 @@ def _sleep(seconds: float) -> None:
     import gevent
 
     gevent.sleep(seconds)
+
+
+def _block(seconds: float) -> None:
+    """Hold the whole process, as a garbage collection or a long parse would: the reader
+    cannot read until it ends, so only a kernel receive stamp keeps the arrival time."""
+    from gevent import monkey
+
+    monkey.get_original("time", "sleep")(seconds)
 
 
 def _drain(sock: socket.socket) -> bytes:
@@ -149,7 +160,11 @@ def main() -> int:
     monkey.patch_all()  # before socket/ssl are imported, as Locust does
     import socket
 
+    from locustfiles.connection import timestamp_keeper
+
     scenarios = json.load(sys.stdin)
+    # As a ConnectionPool does under Locust: kernel receive stamping on before any connection.
+    keeper = timestamp_keeper()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -158,6 +173,8 @@ def main() -> int:
             print(json.dumps(_run(listener, scenario)), flush=True)
     finally:
         listener.close()
+        if keeper is not None:
+            keeper.close()
     return 0
 
 

@@ -138,8 +138,12 @@ def _scenario(
     deadline_s: float | None = None,
     kill_after_s: float | None = None,
     grace_s: float = 0.0,
+    block_s: float = 0.0,
 ) -> Scenario:
-    """``pieces`` are body bytes (None: close the connection); the head goes first."""
+    """``pieces`` are body bytes (None: close the connection); the head goes first.
+
+    ``block_s``: after each write, the whole process is held that long (no greenlet runs).
+    """
     writes = [_HEAD, *pieces] if head_alone else [_HEAD + (pieces[0] or b""), *pieces[1:]]
     steps: list[dict[str, Any]] = []
     for i, data in enumerate(writes):
@@ -147,7 +151,7 @@ def _scenario(
         if data is None:
             steps.append({"sleep_s": sleep_s, "close": True})
         else:
-            steps.append({"sleep_s": sleep_s, "data": data.decode("latin-1")})
+            steps.append({"sleep_s": sleep_s, "data": data.decode("latin-1"), "block_s": block_s})
     return {
         "name": name,
         "reader": reader,
@@ -179,6 +183,8 @@ _ODD = _odd_splits()
 _RANDOM = _random_splits(seed=20240611)
 _LOOKALIKE = _lookalikes()
 _STALL = [_chunk(_C[0]), _chunk(_C[1]) + _chunk(_DONE) + _LAST_CHUNK]
+_BUSY = [_chunk(_C[0]), _chunk(_C[1]), _chunk(_C[2]), _chunk(_DONE) + _LAST_CHUNK]
+_BLOCK_S = 0.1
 
 
 @cache
@@ -207,6 +213,10 @@ def _main_run() -> tuple[dict[str, Result], str]:
                 deadline_s=2.0,
             ),
             _scenario("tls", _ODD, tls=True),
+            _scenario("busy_loop", _BUSY, block_s=_BLOCK_S),
+            _scenario("busy_greenlet", _BUSY, reader="greenlet", block_s=_BLOCK_S),
+            # The first token in the same read as the head: stamped by the head's read.
+            _scenario("busy_head", _BUSY, head_alone=False, block_s=_BLOCK_S),
         ]
     )
 
@@ -297,6 +307,8 @@ def test_body_complete_with_the_head_returns_without_waiting() -> None:
 
 
 def test_tls_connections_take_the_greenlet_reader() -> None:
+    # Dispatch only: a plain socket flagged as TLS. TLS reading itself is the ssl module's
+    # (the greenlet reader's reads go through it), not exercised here.
     results, _ = _main_run()
     result = results["tls"]
     assert result["loop_socket_none"]
@@ -332,3 +344,23 @@ def test_killed_reader_stops_reading_and_the_kill_propagates() -> None:
     assert result["server_error"] is None
     assert "Traceback" not in stderr
     assert stderr == ""
+
+
+@pytest.mark.parametrize("name", ["busy_loop", "busy_greenlet", "busy_head"])
+def test_a_busy_process_still_stamps_tokens_at_their_arrival(name: str) -> None:
+    # After every write the process is held 0.1 s, so every read happens about 0.1 s late.
+    # On Linux the kernel's receive stamp keeps each token at its write; elsewhere the
+    # stamp is the read's return, 0.1 s late, and the inter-token gaps still hold.
+    results, stderr = _main_run()
+    result = results[name]
+    assert result["outcome"] == "ok", result["message"]
+    head_alone = name != "busy_head"
+    writes = result["write_times"][1:] if head_alone else result["write_times"]
+    times = result["attempt"]["content_times"]
+    assert len(times) == 3
+    lateness_s = [t - w for t, w in zip(times, writes, strict=False)]
+    if sys.platform.startswith("linux"):
+        assert all(-_CLOCK_SLACK_S <= late < 0.01 for late in lateness_s), lateness_s
+    else:
+        assert all(late >= _BLOCK_S * 0.9 for late in lateness_s), lateness_s
+    assert "Traceback" not in stderr
