@@ -10,16 +10,11 @@ both errors are within 5 % and the achieved concurrency is at least 95 % of N.
 
 The reference server (``benchmarks/reference_stream_server.py``, a plain epoll loop)
 pre-encodes every event and writes each token at its due time computed from the request's
-arrival, one timer for all streams. The truth is what it actually did: over the window it
-reports its mean TTFT (first-token write minus the request's arrival, stamped by the
-kernel, so a server that notices a request late still starts the clock at its arrival)
-and its mean gap between a stream's writes, both on the real clock, and its lag behind the
-due times (columns "server TTFT / ITL" and "server late"). The client's errors are against
-those. Caveat: the server's window is the benchmark's wall-clock window (its stats file is
-read at the start and the end, up to 0.5 s old), the client's is the requests that started
-and ended in it: the same period only while the load is steady. ``--server stub`` uses
-``python -m target_stub --fixed-ttft-ms ... --fixed-itl-ms ...`` instead, with the nominal
-values as the truth.
+arrival, one timer for all streams. The truth is what it actually did over the window (its
+mean TTFT from the kernel-stamped arrival, its mean gap between a stream's writes, its lag:
+columns "server TTFT / ITL" and "server late"; windows aligned only while the load is
+steady, docs/PERFORMANCE.md). ``--server stub`` uses ``python -m target_stub
+--fixed-ttft-ms ... --fixed-itl-ms ...`` instead, with the nominal values as the truth.
 
 Usage::
 
