@@ -303,7 +303,9 @@ class LlmClient:
         except BaseException:
             conn.close()
             raise
-        attempt.t_done = time.perf_counter()
+        # The arrival of the response's last bytes (a kernel stamp where there is one), not
+        # the moment this greenlet got round to finishing it.
+        attempt.t_done = conn.last_read_perf
         pool.release(conn)
 
     def _record(

@@ -98,6 +98,7 @@ class _LoopStream:
 
     def _general(self, data: bytes, t: float) -> None:
         decoder = self._decoder
+        self._conn.last_read_perf = t  # the caller's end-of-response time, if this is the end
         if not data:
             self._conn.reusable = False
             if decoder.until_close:
