@@ -42,11 +42,17 @@ import os
 import re
 import select
 import socket
-import struct
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from locustfiles.connection import (
+    ANCILLARY_BYTES,
+    KERNEL_RX_TIMESTAMPS,
+    RECV_BYTES,
+    SO_TIMESTAMPNS,
+    arrival_perf,
+)
 
 _SERVER_EVENT = (
     b'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,'
@@ -56,8 +62,6 @@ _SERVER_ROLE = (
     b'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,'
     b'"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
 )
-_SO_TIMESTAMPNS = 35  # Linux; also the control message type
-_TIMESPEC = struct.Struct("@qq")
 _CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
 _EARLY_S = 0.0002  # a token due this soon is written now rather than after another wait
 
@@ -134,8 +138,8 @@ class ReferenceServer:
                 return
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if sys.platform.startswith("linux"):
-                conn.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            if KERNEL_RX_TIMESTAMPS:
+                conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             self._conns[conn.fileno()] = conn
             self._bufs[conn.fileno()] = b""
             self._epoll.register(conn.fileno(), select.EPOLLIN)
@@ -145,18 +149,18 @@ class ReferenceServer:
         if conn is None:
             return
         try:
-            data, ancillary, _, _ = conn.recvmsg(65536, 64)
+            data, ancillary, _, _ = conn.recvmsg(RECV_BYTES, ANCILLARY_BYTES)
         except BlockingIOError:
             return
         except OSError:
             data, ancillary = b"", []
-        arrival = time.monotonic()
+        read_at = time.monotonic()
         if not data:
             self._close(fd)
             return
-        kernel = _kernel_age_s(ancillary, time.time_ns())
-        if kernel is not None:
-            arrival -= kernel
+        # The client's own conversion, on this clock: the read time less the stamp's age.
+        arrival = arrival_perf(ancillary, read_at, time.time_ns())
+        kernel = arrival != read_at
         buf = self._bufs[fd] + data
         while True:
             end = buf.find(b"\r\n\r\n")
@@ -219,16 +223,6 @@ class ReferenceServer:
         if conn is not None:
             self._epoll.unregister(fd)
             conn.close()
-
-
-def _kernel_age_s(ancillary: list[tuple[int, int, bytes]], now_epoch_ns: int) -> float | None:
-    """How long ago the kernel received the data just read, from its ``SO_TIMESTAMPNS`` stamp."""
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-            sec, nsec = _TIMESPEC.unpack_from(data)
-            age_ns: int = now_epoch_ns - (sec * 1_000_000_000 + nsec)
-            return age_ns / 1e9 if 0 <= age_ns < 60_000_000_000 else None
-    return None
 
 
 def _write_stats(stats: ServerStats, path: Path) -> None:
