@@ -258,22 +258,34 @@ def timestamp_keeper() -> socket.socket | None:
     """A socket whose only job is to keep the kernel's receive timestamps switched on.
 
     Linux starts stamping received packets, for the whole host, in deferred work after the
-    first socket asks, and stops when the last one closes: a connection's first packets can
-    arrive before stamping is on, and then carry no stamp (measured: a response head read
-    in the same moment). A pool holds one for its lifetime, so that stamping is on before
-    its first connection opens. None where there are no kernel receive timestamps.
+    first socket asks, and stops when the last one closes: packets that arrive before that
+    work ran carry no stamp (measured: the first reads of a process fell back to their
+    return time). A pool holds one for its lifetime. It returns once stamping works: over a
+    loopback TCP pair of its own (TCP, because a UDP read gets a stamp even from a packet
+    that has none), it sends itself a byte until one comes back stamped, for at most about
+    0.5 s; after that, reads without a stamp fall back to their return time. None where
+    there are no kernel receive timestamps.
     """
     if not KERNEL_RX_TIMESTAMPS:
         return None
     try:
-        keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            keeper = socket.create_connection(listener.getsockname(), timeout=1.0)
+            peer, _ = listener.accept()
     except OSError:
         return None
-    try:
-        keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    except OSError:
-        keeper.close()
-        return None
+    with peer:
+        try:
+            keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            for _ in range(25):
+                peer.sendall(b"t")
+                _, ancillary, _, _ = keeper.recvmsg(16, ANCILLARY_BYTES)
+                if ancillary:
+                    break
+                time.sleep(0.02)
+        except OSError:
+            keeper.close()
+            return None
     return keeper
 
 
